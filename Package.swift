@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Module lines follow where the OS begins (see docs/ARCHITECTURE.md):
+// BridgeCore is pure Swift (no syscalls), CLinuxPacket only exposes Linux headers,
+// PacketIO holds every socket, swbridge is the thin command line.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "swbridge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swbridge", targets: ["swbridge"]),
+        .library(name: "BridgeCore", targets: ["BridgeCore"]),
+        .library(name: "PacketIO", targets: ["PacketIO"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .target(name: "BridgeCore", swiftSettings: strict),
+        .target(name: "CLinuxPacket"),
+        .target(
+            name: "PacketIO",
+            dependencies: ["BridgeCore", "CLinuxPacket", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "swbridge",
+            dependencies: [
+                "BridgeCore", "PacketIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["BridgeCore", "PacketIO"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "BridgeCoreBenchmarks",
+            dependencies: ["BridgeCore", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/BridgeCoreBenchmarks",
+            swiftSettings: strict,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,327 @@
+// ForwardingEngine: what happens to a received frame (Linux's br_input.c and br_forward.c),
+// decided for a whole batch at a time (VPP's vector, not a packet).
+//
+// Per frame, in this order, as the Linux bridge does it:
+//  1. the ingress port must be configured and forwarding;
+//  2. the header must parse (runt, truncated tag, three tags: dropped);
+//  3. the source must be a station (not multicast, broadcast or zero);
+//  4. with VLAN filtering, the frame is classified into a VLAN (tag or PVID) that the port must
+//     be a member of; VID 4095 is dropped;
+//  5. the source is learned (port flag `learning`);
+//  6. 802.1D link-local destinations are dropped unless the group forward mask allows them;
+//  7. known unicast goes to its port; broadcast, multicast and unknown unicast are flooded to
+//     the forwarding ports with the matching flood flag, never back to the ingress (unless
+//     hairpin), never from an isolated port to another isolated one, only within the VLAN.
+//
+// The engine is a final class owned by one thread; several engines (one per forwarding thread)
+// share one MACTable. Its scratch, masks and counters are allocated at init and by `apply`;
+// `process` allocates nothing.
+
+/// A received frame handed to the engine: a view of bytes the transport owns until the batch
+/// is done.
+public struct ReceivedFrame {
+    /// The frame from its destination address on, tags included.
+    public var bytes: UnsafeRawBufferPointer
+    /// The ingress port index.
+    public var port: Int
+    /// Transport metadata carried through to transmit untouched (AF_PACKET: the frame's
+    /// `virtio_net_hdr`); nil when there is none.
+    public var offload: UnsafeRawPointer?
+
+    @inlinable public init(bytes: UnsafeRawBufferPointer, port: Int, offload: UnsafeRawPointer? = nil) {
+        self.bytes = bytes
+        self.port = port
+        self.offload = offload
+    }
+}
+
+/// How a frame relates to the VLAN it was classified into.
+public enum VLANTagging: UInt8, Sendable {
+    /// VLAN filtering is off: frames leave exactly as they came, tags and all.
+    case unchanged
+    /// The frame carries its VLAN's tag.
+    case tagged
+    /// The frame had no tag of the bridge's protocol; it was classified by PVID.
+    case untagged
+    /// The frame had a priority tag (VID 0); it was classified by PVID.
+    case priorityTagged
+}
+
+/// What a transport must do to the bytes when sending a frame out of one port.
+public enum EgressEncoding: Equatable, Sendable {
+    /// Send the received bytes.
+    case asIs
+    /// Remove the outer tag (the 4 bytes after the source address).
+    case stripOuterTag
+    /// Insert this tag (TPID << 16 | TCI) after the source address.
+    case insertTag(UInt32)
+    /// Overwrite the outer tag with this one.
+    case replaceOuterTag(UInt32)
+}
+
+/// The engine's decision for one frame.
+public struct Verdict: Equatable, Sendable {
+    /// Ports to send the frame to; empty when dropped.
+    public var egress: PortMask
+    /// With VLAN filtering: the egress ports on which the frame leaves without a tag.
+    public var untagged: PortMask
+    /// With VLAN filtering: the tag (TPID << 16 | TCI) on tagged egress ports.
+    public var tag: UInt32
+    public var tagging: VLANTagging
+    /// The VLAN the frame was classified into (0 without VLAN filtering).
+    public var vlan: UInt16
+    /// Set when dropped.
+    public var dropReason: DropReason?
+    /// True when flooded rather than forwarded to a known port.
+    public var isFlood: Bool
+
+    @inlinable
+    public init(egress: PortMask = .empty, untagged: PortMask = .empty, tag: UInt32 = 0, tagging: VLANTagging = .unchanged,
+                vlan: UInt16 = 0, dropReason: DropReason? = nil, isFlood: Bool = false) {
+        self.egress = egress
+        self.untagged = untagged
+        self.tag = tag
+        self.tagging = tagging
+        self.vlan = vlan
+        self.dropReason = dropReason
+        self.isFlood = isFlood
+    }
+
+    @inlinable static func drop(_ reason: DropReason) -> Verdict { Verdict(dropReason: reason) }
+
+    /// The verdict in words, for tests and `--verbose` replays.
+    public enum Action: Equatable, Sendable {
+        case drop(DropReason)
+        case forward(Int)
+        case flood(PortMask)
+    }
+    public var action: Action {
+        if let r = dropReason { return .drop(r) }
+        if isFlood { return .flood(egress) }
+        return .forward(egress.rawValue.trailingZeroBitCount)
+    }
+
+    /// How the frame's bytes must change when it leaves through `port`.
+    @inlinable
+    public func encoding(forPort port: Int) -> EgressEncoding {
+        let leavesUntagged = untagged.contains(port)
+        switch tagging {
+        case .unchanged: return .asIs
+        case .tagged: return leavesUntagged ? .stripOuterTag : .asIs
+        case .untagged: return leavesUntagged ? .asIs : .insertTag(tag)
+        case .priorityTagged: return leavesUntagged ? .stripOuterTag : .replaceOuterTag(tag)
+        }
+    }
+}
+
+/// Errors of `ForwardingEngine.process`.
+public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
+    case batchTooLarge(count: Int, maximum: Int)
+    case verdictBufferTooSmall(needed: Int, available: Int)
+    public var description: String {
+        switch self {
+        case .batchTooLarge(let c, let m): return "batch of \(c) frames exceeds the engine's maximum of \(m)"
+        case .verdictBufferTooSmall(let n, let a): return "verdict buffer holds \(a) verdicts, the batch needs \(n)"
+        }
+    }
+}
+
+/// The batch forwarding decision. One per forwarding thread; see the file comment.
+public final class ForwardingEngine {
+    /// The largest batch `process` takes.
+    public let maxBatch: Int
+    public let table: MACTable
+    /// This engine's counters (read by anyone, written by the owning thread).
+    public let counters: CounterBlock
+    public private(set) var configuration: BridgeConfiguration
+
+    // Compiled configuration: one word per port property, one per VLAN.
+    @usableFromInline var portCount = 0
+    @usableFromInline var forwardingMask: UInt64 = 0
+    @usableFromInline var learningMask: UInt64 = 0
+    @usableFromInline var floodMask: UInt64 = 0
+    @usableFromInline var multicastFloodMask: UInt64 = 0
+    @usableFromInline var broadcastFloodMask: UInt64 = 0
+    @usableFromInline var hairpinMask: UInt64 = 0
+    @usableFromInline var isolatedMask: UInt64 = 0
+    @usableFromInline var vlanFiltering = false
+    @usableFromInline var vlanProtocol: UInt16 = EtherType.vlan
+    @usableFromInline var groupForwardMask: UInt16 = 0
+    /// PVID per port; 0xFFFF: none.
+    @usableFromInline let pvids: UnsafeMutablePointer<UInt16>
+    @usableFromInline let vlanMembers: UnsafeMutablePointer<UInt64>
+    @usableFromInline let vlanUntagged: UnsafeMutablePointer<UInt64>
+
+    public init(table: MACTable, configuration: BridgeConfiguration, maxBatch: Int = 256, counters: CounterBlock? = nil) throws(ConfigurationError) {
+        precondition(maxBatch > 0, "maxBatch must be positive")
+        self.table = table
+        self.maxBatch = maxBatch
+        self.counters = counters ?? CounterBlock()
+        self.configuration = configuration
+        pvids = .allocate(capacity: PortMask.capacity)
+        pvids.initialize(repeating: 0xFFFF, count: PortMask.capacity)
+        vlanMembers = .allocate(capacity: 4096)
+        vlanMembers.initialize(repeating: 0, count: 4096)
+        vlanUntagged = .allocate(capacity: 4096)
+        vlanUntagged.initialize(repeating: 0, count: 4096)
+        try apply(configuration)
+    }
+
+    deinit {
+        pvids.deallocate()
+        vlanMembers.deallocate()
+        vlanUntagged.deallocate()
+    }
+
+    /// Compiles `configuration` into the engine's masks. Call it from the owning thread,
+    /// between batches.
+    public func apply(_ configuration: BridgeConfiguration) throws(ConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        portCount = configuration.ports.count
+        forwardingMask = 0
+        learningMask = 0
+        floodMask = 0
+        multicastFloodMask = 0
+        broadcastFloodMask = 0
+        hairpinMask = 0
+        isolatedMask = 0
+        vlanMembers.update(repeating: 0, count: 4096)
+        vlanUntagged.update(repeating: 0, count: 4096)
+        pvids.update(repeating: 0xFFFF, count: PortMask.capacity)
+        for (i, p) in configuration.ports.enumerated() {
+            let bit: UInt64 = 1 << UInt64(i)
+            if p.state == .forwarding { forwardingMask |= bit }
+            if p.flags.contains(.learning) { learningMask |= bit }
+            if p.flags.contains(.flood) { floodMask |= bit }
+            if p.flags.contains(.multicastFlood) { multicastFloodMask |= bit }
+            if p.flags.contains(.broadcastFlood) { broadcastFloodMask |= bit }
+            if p.flags.contains(.hairpin) { hairpinMask |= bit }
+            if p.flags.contains(.isolated) { isolatedMask |= bit }
+            if let pvid = p.pvid { pvids[i] = pvid }
+            for (w, word) in p.vlans.words.enumerated() where word != 0 {
+                for b in 0..<64 where word >> UInt64(b) & 1 != 0 {
+                    vlanMembers[w * 64 + b] |= bit
+                    if p.untaggedVLANs.contains(UInt16(w * 64 + b)) { vlanUntagged[w * 64 + b] |= bit }
+                }
+            }
+        }
+        vlanFiltering = configuration.vlanFiltering
+        vlanProtocol = configuration.vlanProtocol
+        groupForwardMask = configuration.groupForwardMask
+    }
+
+    /// Decides every frame of `frames` into `verdicts` (same index), learning sources on the
+    /// way. `now` stamps learned entries. Allocates nothing.
+    @inlinable
+    public func process(
+        _ frames: UnsafeBufferPointer<ReceivedFrame>, into verdicts: UnsafeMutableBufferPointer<Verdict>, now: Timestamp
+    ) throws(EngineError) {
+        guard frames.count <= maxBatch else { throw .batchTooLarge(count: frames.count, maximum: maxBatch) }
+        guard verdicts.count >= frames.count else {
+            throw .verdictBufferTooSmall(needed: frames.count, available: verdicts.count)
+        }
+        for i in 0..<frames.count {
+            verdicts[i] = decide(frames[i], now: now)
+        }
+    }
+
+    /// The decision for one frame, counted.
+    @inlinable
+    public func decide(_ frame: ReceivedFrame, now: Timestamp) -> Verdict {
+        let port = frame.port
+        guard port >= 0 && port < portCount else {
+            counters.countReceived(port: counters.unknownPortRow, bytes: frame.bytes.count)
+            return dropped(counters.unknownPortRow, .unknownPort)
+        }
+        counters.countReceived(port: port, bytes: frame.bytes.count)
+        let bit: UInt64 = 1 << UInt64(port)
+        guard forwardingMask & bit != 0 else { return dropped(port, .portDisabled) }
+
+        let bytes = frame.bytes
+        let n = bytes.count
+        guard n >= 14 else { return dropped(port, .runt) }
+        let dst = MACAddress(bytes: bytes, offset: 0)
+        let src = MACAddress(bytes: bytes, offset: 6)
+        // Tags: only the outer one matters for forwarding; a third one is refused.
+        let type0 = loadBE16(bytes, 12)
+        var outerTCI: UInt16 = 0
+        var outerTPID: UInt16 = 0
+        if EtherType.isTag(type0) {
+            guard n >= 18 else { return dropped(port, .truncatedTag) }
+            outerTPID = type0
+            outerTCI = loadBE16(bytes, 14)
+            let type1 = loadBE16(bytes, 16)
+            if EtherType.isTag(type1) {
+                guard n >= 22 else { return dropped(port, .truncatedTag) }
+                if EtherType.isTag(loadBE16(bytes, 20)) { return dropped(port, .tooManyTags) }
+            }
+        }
+        guard src.isValidSource else { return dropped(port, .invalidSource) }
+
+        var verdict = Verdict()
+        var vid: UInt16 = 0
+        var vlanPorts: UInt64 = ~0
+        if vlanFiltering {
+            if outerTPID == vlanProtocol && outerTCI & 0xFFF != 0 {
+                vid = outerTCI & 0xFFF
+                if vid == 0xFFF { return dropped(port, .vlanReserved) }
+                verdict.tagging = .tagged
+                verdict.tag = UInt32(vlanProtocol) << 16 | UInt32(outerTCI)
+            } else {
+                vid = pvids[port]
+                if vid == 0xFFFF { return dropped(port, .vlanReserved) }
+                let priorityTagged = outerTPID == vlanProtocol
+                verdict.tagging = priorityTagged ? .priorityTagged : .untagged
+                // Keep the priority bits of a priority tag; untagged frames get PCP 0.
+                let pcpDEI = priorityTagged ? outerTCI & 0xF000 : 0
+                verdict.tag = UInt32(vlanProtocol) << 16 | UInt32(pcpDEI | vid)
+            }
+            vlanPorts = vlanMembers[Int(vid)]
+            guard vlanPorts & bit != 0 else { return dropped(port, .vlanIngressFiltered) }
+            verdict.vlan = vid
+        }
+
+        if learningMask & bit != 0 {
+            _ = table.learn(src, vlan: vid, port: port, now: now)
+        }
+
+        var floodKind: UInt64
+        if dst.isMulticast {
+            if dst.isLinkLocalGroup {
+                let group = UInt16(dst.rawValue & 0xF)
+                guard groupForwardMask >> group & 1 != 0 else { return dropped(port, .linkLocal) }
+            }
+            floodKind = dst.isBroadcast ? broadcastFloodMask : multicastFloodMask
+        } else {
+            let target = table.lookupPort(key: MACTable.key(dst, vid))
+            if target >= 0 {
+                let tbit: UInt64 = target < 64 ? 1 << UInt64(target) : 0
+                if target == port && hairpinMask & bit == 0 { return dropped(port, .sameSegment) }
+                guard target < portCount, forwardingMask & tbit != 0, vlanPorts & tbit != 0,
+                    isolatedMask & bit == 0 || isolatedMask & tbit == 0
+                else { return dropped(port, .egressBlocked) }
+                verdict.egress = PortMask(rawValue: tbit)
+                if vlanFiltering { verdict.untagged = PortMask(rawValue: vlanUntagged[Int(vid)] & tbit) }
+                counters.add(port, .forwarded, 1)
+                return verdict
+            }
+            floodKind = floodMask
+        }
+        var exclude: UInt64 = bit & ~hairpinMask
+        if isolatedMask & bit != 0 { exclude |= isolatedMask }
+        let targets = forwardingMask & floodKind & vlanPorts & ~exclude
+        guard targets != 0 else { return dropped(port, .noFloodTarget) }
+        verdict.egress = PortMask(rawValue: targets)
+        if vlanFiltering { verdict.untagged = PortMask(rawValue: vlanUntagged[Int(vid)] & targets) }
+        verdict.isFlood = true
+        counters.add(port, .flooded, 1)
+        return verdict
+    }
+
+    @inlinable @inline(__always)
+    func dropped(_ row: Int, _ reason: DropReason) -> Verdict {
+        counters.add(row, CounterBlock.Field.firstDrop.rawValue + Int(reason.rawValue), 1)
+        return .drop(reason)
+    }
+}

@@ -1,0 +1,1 @@
+// PacketIO: AF_PACKET and libpcap ports (see docs/ARCHITECTURE.md).
