@@ -29,19 +29,28 @@ let package = Package(
             dependencies: ["BridgeCore", "CLinuxPacket", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Lab topologies (namespaces, veth) for integration tests and `swbridge bench`.
+        .target(name: "LabKit", swiftSettings: strict),
+        // The running bridge: ports, forwarding threads, the control socket.
+        .target(
+            name: "BridgeService",
+            dependencies: ["BridgeCore", "PacketIO", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "swbridge",
             dependencies: [
-                "BridgeCore", "PacketIO",
+                "BridgeCore", "PacketIO", "BridgeService", "LabKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"], swiftSettings: strict),
+        .testTarget(name: "BridgeServiceTests", dependencies: ["BridgeService", "BridgeCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["BridgeCore", "PacketIO"],
+            dependencies: ["BridgeCore", "PacketIO", "BridgeService", "LabKit"],
             swiftSettings: strict
         ),
         .executableTarget(

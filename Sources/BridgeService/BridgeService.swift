@@ -1,0 +1,1 @@
+// BridgeService: the running bridge.

@@ -1,0 +1,1 @@
+// LabKit: lab topologies for tests and benchmarks.
