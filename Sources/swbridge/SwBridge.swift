@@ -1,0 +1,12 @@
+// The `swbridge` command line: thin wrappers over BridgeService (run), the control socket
+// (fdb, link, stats) and LabKit (bench).
+import ArgumentParser
+
+@main
+struct SwBridge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swbridge",
+        abstract: "A Linux Ethernet bridge in user space.",
+        subcommands: [Run.self, FDB.self, Link.self, Stats.self]
+    )
+}
