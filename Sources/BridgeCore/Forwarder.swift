@@ -17,11 +17,14 @@ public final class Forwarder {
     @usableFromInline let txCounts: UnsafeMutablePointer<Int>
     /// Ports that received frames in the current pass.
     @usableFromInline var received: UInt64 = 0
+    /// Ports that are not nil.
+    public private(set) var attached = PortMask.empty
 
     public init(engine: ForwardingEngine, ports: [(any Port)?]) {
         precondition(ports.count <= PortMask.capacity, "too many ports")
         self.engine = engine
         self.ports = ports
+        attached = PortMask(ports.indices.filter { ports[$0] != nil })
         let n = engine.maxBatch
         frames = .allocate(capacity: n)
         frames.initialize(repeating: ReceivedFrame(bytes: UnsafeRawBufferPointer(start: nil, count: 0), port: 0))
@@ -47,12 +50,14 @@ public final class Forwarder {
         precondition(index >= 0 && index < PortMask.capacity)
         while ports.count <= index { ports.append(nil) }
         ports[index] = port
+        if port == nil { attached.remove(index) } else { attached.insert(index) }
     }
 
     /// One pass over the ports in `ready`: returns how many frames were received.
     @discardableResult
-    public func runOnce(ready: PortMask, now: Timestamp) -> Int {
+    public func runOnce(ready requested: PortMask, now: Timestamp) -> Int {
         let max = engine.maxBatch
+        let ready = requested & attached
         let readyCount = ready.count
         guard readyCount > 0 else { return 0 }
         // Share the batch among the ready ports so one busy port cannot starve the others.
@@ -60,7 +65,7 @@ public final class Forwarder {
         var n = 0
         received = 0
         for p in ready {
-            guard n < max, p < ports.count, let port = ports[p] else { continue }
+            guard n < max, let port = ports[p] else { continue }
             let room = UnsafeMutableBufferPointer(rebasing: frames[n..<Swift.min(n + quota, max)])
             let got = port.receive(into: room, port: p)
             if got > 0 { received |= 1 << UInt64(p) }

@@ -1,1 +1,0 @@
-// PacketIO: AF_PACKET and libpcap ports (see docs/ARCHITECTURE.md).
