@@ -1,4 +1,6 @@
-// A thin shim: Linux headers and macros Swift cannot import directly. No logic lives here.
+// A thin shim: Linux headers and macros Swift cannot import directly. No logic lives here:
+// every helper is a macro, an offsetof, a non-variadic spelling of a variadic call, or an
+// atomic access Swift cannot express on kernel-shared memory.
 #ifndef CLINUXPACKET_H
 #define CLINUXPACKET_H
 #ifdef __linux__
@@ -7,6 +9,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <stdint.h>
 #include <poll.h>
 #include <net/if.h>
 #include <linux/if_packet.h>
@@ -22,5 +27,39 @@ static inline size_t clp_block_desc_bh1_offset(void) { return offsetof(struct tp
 /// Offset of `tpacket3_hdr.hv1` (a union member).
 static inline size_t clp_tpacket3_hv1_offset(void) { return offsetof(struct tpacket3_hdr, hv1); }
 static inline int clp_ioctl_ifreq(int fd, unsigned long request, struct ifreq *ifr) { return ioctl(fd, request, ifr); }
+
+/// Offsets inside the V3 ring, checked against Swift's constants at port creation.
+static inline size_t clp_block_status_offset(void) {
+    return offsetof(struct tpacket_block_desc, hdr.bh1) + offsetof(struct tpacket_hdr_v1, block_status);
+}
+static inline size_t clp_block_num_pkts_offset(void) {
+    return offsetof(struct tpacket_block_desc, hdr.bh1) + offsetof(struct tpacket_hdr_v1, num_pkts);
+}
+static inline size_t clp_block_first_offset(void) {
+    return offsetof(struct tpacket_block_desc, hdr.bh1) + offsetof(struct tpacket_hdr_v1, offset_to_first_pkt);
+}
+static inline size_t clp_tpacket3_vlan_tci_offset(void) {
+    return offsetof(struct tpacket3_hdr, hv1) + offsetof(struct tpacket_hdr_variant1, tp_vlan_tci);
+}
+static inline size_t clp_tpacket3_vlan_tpid_offset(void) {
+    return offsetof(struct tpacket3_hdr, hv1) + offsetof(struct tpacket_hdr_variant1, tp_vlan_tpid);
+}
+
+/// Block ownership: the kernel and user space hand blocks over through `block_status`; the
+/// reader needs acquire ordering (frame bytes after the flag), the writer release ordering.
+static inline uint32_t clp_load_acquire_u32(const void *p) {
+    return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE);
+}
+static inline void clp_store_release_u32(void *p, uint32_t v) { __atomic_store_n((uint32_t *)p, v, __ATOMIC_RELEASE); }
+
+/// `struct mmsghdr` and `sendmmsg` are behind _GNU_SOURCE, which Swift's Glibc module does
+/// not define: the same layout under another name and the raw system call.
+struct clp_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+static inline int clp_sendmmsg(int fd, struct clp_mmsghdr *vec, unsigned int count, int flags) {
+    return (int)syscall(SYS_sendmmsg, fd, vec, count, flags);
+}
 #endif
 #endif

@@ -1,0 +1,239 @@
+// Lab: throwaway network topologies for integration tests and `swbridge bench`. A Lab owns
+// every namespace it creates (names carry a random per-run prefix, "swb" + 4 hex digits, so
+// parallel tests never collide) and deletes them in `teardown()`, which `deinit` also calls:
+// deleting a namespace deletes the veths in it, so nothing is left behind even on failure.
+//
+// Safety rules it enforces: veth pairs are created from inside a lab namespace straight into
+// lab namespaces (the root namespace is never touched), addresses must lie in 198.18.0.0/15
+// (benchmarking space, RFC 2544), and IPv6 is disabled in each namespace so stray router and
+// neighbour solicitations stay out of exact frame counts. Commands run through Foundation's
+// Process with a timeout; only processes the Lab started are ever signalled.
+
+import Foundation
+
+/// A failure to build or drive a lab topology.
+public enum LabError: Error, Equatable, CustomStringConvertible {
+    case notPrivileged
+    case commandFailed(command: String, status: Int32, output: String)
+    case timedOut(command: String, seconds: Double)
+    case addressOutsideLabRange(String)
+    case nameTooLong(String)
+    case unknownNamespace(String)
+    case setnsFailed(namespace: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .notPrivileged: return "lab topologies need root (CAP_NET_ADMIN and CAP_SYS_ADMIN)"
+        case .commandFailed(let c, let s, let o): return "'\(c)' exited with status \(s): \(o)"
+        case .timedOut(let c, let s): return "'\(c)' did not finish within \(s) s and was killed"
+        case .addressOutsideLabRange(let a): return "address \(a) is outside the lab range 198.18.0.0/15"
+        case .nameTooLong(let n): return "interface name '\(n)' is longer than 15 characters"
+        case .unknownNamespace(let n): return "no network namespace '\(n)' (is it one this lab created?)"
+        case .setnsFailed(let n, let e): return "setns into '\(n)' failed: \(String(cString: strerror(e))) (errno \(e))"
+        }
+    }
+}
+
+/// What a finished command printed and how it ended.
+public struct CommandResult: Sendable, Equatable {
+    public var status: Int32
+    public var standardOutput: String
+    public var standardError: String
+}
+
+/// A set of namespaces and veth pairs that disappears with `teardown()`.
+public final class Lab: @unchecked Sendable {
+    /// Per-run prefix of every name this lab creates, e.g. "swb3fa1".
+    public let prefix: String
+    private let lock = NSLock()
+    private var namespaces: [String] = []
+    private var background: [Process] = []
+    private var tornDown = false
+
+    /// True when running as root (the lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN).
+    public static var isPrivileged: Bool { geteuid() == 0 }
+    /// SWBRIDGE_REQUIRE_PRIVILEGED_TESTS=1: privileged tests must run (and fail without root).
+    public static var privilegedTestsRequired: Bool {
+        ProcessInfo.processInfo.environment["SWBRIDGE_REQUIRE_PRIVILEGED_TESTS"] == "1"
+    }
+    /// Whether tests that build labs should run: as root, or when required (then they fail).
+    public static var shouldRunPrivilegedTests: Bool { isPrivileged || privilegedTestsRequired }
+    public static let skipMessage =
+        "needs root for network namespaces; skipped (set SWBRIDGE_REQUIRE_PRIVILEGED_TESTS=1 to make this a failure)"
+
+    /// A new, empty lab. Throws `notPrivileged` when not root.
+    public init(prefix: String? = nil) throws {
+        guard Lab.isPrivileged else { throw LabError.notPrivileged }
+        if let prefix {
+            self.prefix = prefix
+        } else {
+            var candidate = ""
+            repeat {
+                candidate = "swb" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+            } while FileManager.default.fileExists(atPath: "/run/netns/\(candidate)-br")
+            self.prefix = candidate
+        }
+    }
+
+    deinit { teardown() }
+
+    /// An interface name of this lab: prefix + role, at most 15 characters.
+    public func interfaceName(_ role: String) throws -> String {
+        let name = prefix + role
+        guard name.utf8.count <= 15 else { throw LabError.nameTooLong(name) }
+        return name
+    }
+
+    /// Creates namespace "<prefix>-<role>" with loopback up and IPv6 off; returns its name.
+    @discardableResult
+    public func addNamespace(_ role: String) throws -> String {
+        let name = "\(prefix)-\(role)"
+        try mustRun(["ip", "netns", "add", name])
+        lock.withLock { namespaces.append(name) }
+        try mustRun(["ip", "-n", name, "link", "set", "lo", "up"])
+        for key in ["net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"] {
+            try mustRun(["sysctl", "-q", "-w", "\(key)=1"], in: name)
+        }
+        return name
+    }
+
+    /// The namespaces created so far.
+    public var createdNamespaces: [String] { lock.withLock { namespaces } }
+
+    /// A veth pair with end `a` in `nsA` and end `b` in `nsB`, created from inside `nsA`.
+    public func addVethPair(_ a: String, in nsA: String, _ b: String, in nsB: String, up: Bool = true) throws {
+        for n in [a, b] where n.utf8.count > 15 { throw LabError.nameTooLong(n) }
+        try requireOwned(nsA)
+        try requireOwned(nsB)
+        try mustRun(["ip", "-n", nsA, "link", "add", a, "type", "veth", "peer", "name", b, "netns", nsB])
+        if up {
+            try setUp(a, in: nsA)
+            try setUp(b, in: nsB)
+        }
+    }
+
+    /// Brings an interface up.
+    public func setUp(_ interface: String, in ns: String) throws {
+        try requireOwned(ns)
+        try mustRun(["ip", "-n", ns, "link", "set", interface, "up"])
+    }
+
+    /// Assigns an IPv4 address ("198.18.0.1/24"); only 198.18.0.0/15 is accepted.
+    public func setAddress(_ cidr: String, on interface: String, in ns: String) throws {
+        guard Lab.isLabAddress(cidr) else { throw LabError.addressOutsideLabRange(cidr) }
+        try requireOwned(ns)
+        try mustRun(["ip", "-n", ns, "addr", "add", cidr, "dev", interface])
+    }
+
+    /// True for "198.18.x.y" or "198.19.x.y", with or without a prefix length.
+    public static func isLabAddress(_ text: String) -> Bool {
+        let address = text.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        let octets = address.split(separator: ".").compactMap { UInt8($0) }
+        return octets.count == 4 && octets[0] == 198 && (octets[1] == 18 || octets[1] == 19)
+    }
+
+    /// ethtool -K: e.g. ["tso": false, "gso": false, "tx": false].
+    public func setOffloads(_ interface: String, in ns: String, _ features: [String: Bool]) throws {
+        try requireOwned(ns)
+        var args = ["ethtool", "-K", interface]
+        for (k, v) in features.sorted(by: { $0.key < $1.key }) { args += [k, v ? "on" : "off"] }
+        try mustRun(args, in: ns)
+    }
+
+    /// Runs `arguments` (PATH is searched) inside namespace `ns` (nil: where the test runs,
+    /// used only for `ip netns` bookkeeping). Kills it after `timeout`.
+    @discardableResult
+    public func run(_ arguments: [String], in ns: String? = nil, timeout: Duration = .seconds(20)) throws -> CommandResult {
+        if let ns { try requireOwned(ns) }
+        let full = ns.map { ["ip", "netns", "exec", $0] + arguments } ?? arguments
+        return try Lab.execute(full, timeout: timeout)
+    }
+
+    /// `run`, throwing unless the command exits with status 0.
+    @discardableResult
+    public func mustRun(_ arguments: [String], in ns: String? = nil, timeout: Duration = .seconds(20)) throws -> CommandResult {
+        let r = try run(arguments, in: ns, timeout: timeout)
+        guard r.status == 0 else {
+            throw LabError.commandFailed(command: arguments.joined(separator: " "), status: r.status,
+                                         output: (r.standardError + r.standardOutput).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return r
+    }
+
+    /// Starts a long-running command in `ns` (a server); `teardown` terminates it if still running.
+    @discardableResult
+    public func spawn(_ arguments: [String], in ns: String) throws -> Process {
+        try requireOwned(ns)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", ns] + arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        lock.withLock { background.append(p) }
+        return p
+    }
+
+    /// Stops spawned processes and deletes every namespace this lab created (and with them
+    /// their veths). Safe to call more than once.
+    public func teardown() {
+        let (procs, spaces): ([Process], [String]) = lock.withLock {
+            defer { background = []; namespaces = []; tornDown = true }
+            return (background, namespaces)
+        }
+        for p in procs where p.isRunning {
+            p.terminate()
+            let deadline = Date().addingTimeInterval(2)
+            while p.isRunning && Date() < deadline { usleep(10_000) }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }
+        for ns in spaces.reversed() {
+            _ = try? Lab.execute(["ip", "netns", "delete", ns], timeout: .seconds(10))
+        }
+    }
+
+    private func requireOwned(_ ns: String) throws {
+        guard lock.withLock({ namespaces.contains(ns) }) else { throw LabError.unknownNamespace(ns) }
+    }
+
+    /// Runs a command with a deadline, capturing both outputs.
+    public static func execute(_ arguments: [String], timeout: Duration) throws -> CommandResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        let finished = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in finished.signal() }
+        // Drain the pipes while the command runs so a chatty one cannot fill them and hang.
+        let drained = DispatchGroup()
+        let outBox = DataBox()
+        let errBox = DataBox()
+        DispatchQueue.global().async(group: drained) { outBox.data = out.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: drained) { errBox.data = err.fileHandleForReading.readDataToEndOfFile() }
+        try p.run()
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        if finished.wait(timeout: .now() + seconds) == .timedOut {
+            p.terminate()
+            if finished.wait(timeout: .now() + 2) == .timedOut {
+                kill(p.processIdentifier, SIGKILL)
+                _ = finished.wait(timeout: .now() + 2)
+            }
+            _ = drained.wait(timeout: .now() + 2)
+            throw LabError.timedOut(command: arguments.joined(separator: " "), seconds: seconds)
+        }
+        _ = drained.wait(timeout: .now() + 5)
+        return CommandResult(
+            status: p.terminationStatus,
+            standardOutput: String(decoding: outBox.data, as: UTF8.self),
+            standardError: String(decoding: errBox.data, as: UTF8.self))
+    }
+}
+
+/// Collects a pipe's bytes on a dispatch thread; read only after the group finished.
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
+}

@@ -1,1 +1,0 @@
-// LabKit: lab topologies for tests and benchmarks.

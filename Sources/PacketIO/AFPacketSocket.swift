@@ -1,0 +1,63 @@
+// AFPacketSocket: the system calls that turn a fresh AF_PACKET socket into a bridge port,
+// in the order the kernel requires: version, vnet header and reserve before the ring, ring
+// before mmap, bind to one interface, then promiscuity as a socket membership (so it is
+// undone when the socket closes, even if the process dies). Nothing here runs per frame.
+
+#if canImport(Glibc)
+import Glibc
+import CLinuxPacket
+
+/// Thin wrappers over the setsockopt/getsockopt calls of an AF_PACKET socket.
+struct AFPacketSocket {
+    let fd: Int32
+    let interface: String
+
+    /// A raw packet socket that receives nothing until `bind` (protocol 0), so no frame lands
+    /// before the ring is in place.
+    static func open(interface: String) throws(PacketIOError) -> AFPacketSocket {
+        let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .systemCall(operation: "socket(AF_PACKET, SOCK_RAW)", interface: interface, errno: errno) }
+        return AFPacketSocket(fd: fd, interface: interface)
+    }
+
+    func set<T>(_ option: Int32, _ value: T, _ label: String) throws(PacketIOError) {
+        var v = value
+        let rc = withUnsafePointer(to: &v) { setsockopt(fd, SOL_PACKET, option, $0, socklen_t(MemoryLayout<T>.size)) }
+        if rc < 0 { throw .systemCall(operation: "setsockopt(\(label))", interface: interface, errno: errno) }
+    }
+
+    func setInt(_ option: Int32, _ value: Int32, _ label: String) throws(PacketIOError) {
+        try set(option, value, label)
+    }
+
+    /// Binds to `ifindex` for every protocol (ETH_P_ALL in network byte order).
+    func bind(ifindex: Int32) throws(PacketIOError) {
+        var sll = sockaddr_ll()
+        sll.sll_family = UInt16(AF_PACKET)
+        sll.sll_protocol = UInt16(ETH_P_ALL).bigEndian
+        sll.sll_ifindex = ifindex
+        let rc = withUnsafePointer(to: &sll) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_ll>.size))
+            }
+        }
+        if rc < 0 { throw .systemCall(operation: "bind", interface: interface, errno: errno) }
+    }
+
+    /// Promiscuous mode as a membership: the kernel drops it when the socket goes away.
+    func addPromiscuousMembership(ifindex: Int32) throws(PacketIOError) {
+        var mreq = packet_mreq()
+        mreq.mr_ifindex = ifindex
+        mreq.mr_type = UInt16(PACKET_MR_PROMISC)
+        try set(PACKET_ADD_MEMBERSHIP, mreq, "PACKET_ADD_MEMBERSHIP")
+    }
+
+    /// Reads (and thereby resets) the kernel's ring statistics.
+    func readStatistics() -> tpacket_stats_v3? {
+        var st = tpacket_stats_v3()
+        var len = socklen_t(MemoryLayout<tpacket_stats_v3>.size)
+        let rc = withUnsafeMutablePointer(to: &st) { getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, $0, &len) }
+        return rc == 0 ? st : nil
+    }
+}
+#endif

@@ -1,0 +1,94 @@
+// Interface: what PacketIO needs to know about a network device (index, MTU, MAC address,
+// admin and operational state) and the list of devices, through ioctl and if_nameindex only:
+// no netlink, no shelling out. Every query applies to the calling thread's network namespace.
+
+#if canImport(Glibc)
+import Glibc
+import CLinuxPacket
+import BridgeCore
+
+/// A network interface of the calling thread's network namespace.
+public struct Interface: Hashable, Sendable, CustomStringConvertible {
+    public let name: String
+    public let index: Int32
+
+    public init(name: String, index: Int32) {
+        self.name = name
+        self.index = index
+    }
+
+    /// Looks the interface up by name.
+    public init(named name: String) throws(PacketIOError) {
+        self.init(name: name, index: try Interface.index(of: name))
+    }
+
+    public var description: String { "\(name) (index \(index))" }
+
+    /// All interfaces of the namespace, by index.
+    public static func all() throws(PacketIOError) -> [Interface] {
+        guard let list = if_nameindex() else {
+            throw .systemCall(operation: "if_nameindex", interface: "*", errno: errno)
+        }
+        defer { if_freenameindex(list) }
+        var result: [Interface] = []
+        var p = list
+        while p.pointee.if_index != 0, let cName = p.pointee.if_name {
+            result.append(Interface(name: String(cString: cName), index: Int32(bitPattern: p.pointee.if_index)))
+            p += 1
+        }
+        return result.sorted { $0.index < $1.index }
+    }
+
+    /// The interface index of `name`.
+    public static func index(of name: String) throws(PacketIOError) -> Int32 {
+        var ifr = try request(name)
+        try ioctl(name, UInt(SIOCGIFINDEX), "SIOCGIFINDEX", &ifr)
+        return ifr.ifr_ifru.ifru_ivalue
+    }
+
+    /// The MTU (payload bytes after the Ethernet header).
+    public static func mtu(of name: String) throws(PacketIOError) -> Int {
+        var ifr = try request(name)
+        try ioctl(name, UInt(SIOCGIFMTU), "SIOCGIFMTU", &ifr)
+        return Int(ifr.ifr_ifru.ifru_mtu)
+    }
+
+    /// The hardware address.
+    public static func macAddress(of name: String) throws(PacketIOError) -> MACAddress {
+        var ifr = try request(name)
+        try ioctl(name, UInt(SIOCGIFHWADDR), "SIOCGIFHWADDR", &ifr)
+        return withUnsafeBytes(of: ifr.ifr_ifru.ifru_hwaddr.sa_data) { MACAddress(bytes: $0, offset: 0) }
+    }
+
+    /// Administrative (IFF_UP) and operational (IFF_RUNNING: carrier and not dormant) state.
+    public static func state(of name: String) throws(PacketIOError) -> (adminUp: Bool, operationalUp: Bool) {
+        var ifr = try request(name)
+        try ioctl(name, UInt(SIOCGIFFLAGS), "SIOCGIFFLAGS", &ifr)
+        let flags = Int32(UInt16(bitPattern: ifr.ifr_ifru.ifru_flags))
+        return (flags & Int32(IFF_UP) != 0, flags & Int32(IFF_RUNNING) != 0)
+    }
+
+    /// An `ifreq` carrying `name`; names longer than IFNAMSIZ - 1 cannot exist.
+    static func request(_ name: String) throws(PacketIOError) -> ifreq {
+        var ifr = ifreq()
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty, bytes.count < Int(IFNAMSIZ), !bytes.contains(0) else { throw .noSuchInterface(name) }
+        withUnsafeMutableBytes(of: &ifr.ifr_ifrn) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        return ifr
+    }
+
+    /// One ioctl on a throwaway datagram socket (any socket answers interface ioctls).
+    static func ioctl(_ name: String, _ request: UInt, _ label: String, _ ifr: inout ifreq) throws(PacketIOError) {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .systemCall(operation: "socket", interface: name, errno: errno) }
+        defer { close(fd) }
+        if clp_ioctl_ifreq(fd, request, &ifr) < 0 {
+            let e = errno
+            if e == ENODEV || e == ENXIO { throw .noSuchInterface(name) }
+            throw .systemCall(operation: label, interface: name, errno: e)
+        }
+    }
+}
+#endif

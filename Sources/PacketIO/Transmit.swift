@@ -1,0 +1,224 @@
+// Transmit: the send side of an AFPacketPort. A batch of EgressFrames becomes one sendmmsg
+// call whose messages point into the received bytes (zero copy): each frame is up to four
+// iovecs, [virtio_net_hdr] [MAC addresses] [tag] [rest], so tag edits need no copy either.
+// Only the 10-byte vnet header is copied when a tag edit shifts its offsets, and the 4-byte
+// tag lives in per-slot scratch. All arrays are sized at init for `transmitBatch` frames.
+//
+// Full socket or device (EAGAIN, or ENOBUFS with PACKET_QDISC_BYPASS): the call waits at most
+// `transmitWaitBudget` times (EAGAIN: poll for POLLOUT up to `transmitPollMilliseconds`;
+// ENOBUFS: pause `transmitBackoffMicroseconds`, as POLLOUT says nothing about the device
+// queue), then counts the rest of the batch as dropped. It never spins and never blocks
+// longer than the budget. Any other error drops the one frame it concerns.
+//
+// A TX ring (PACKET_TX_RING) was not used: its fixed slots cannot hold GSO super-frames (see
+// FIELD-NOTES), it would copy every frame into the slot, and veth's cost is in the kernel's
+// per-skb path either way; sendmmsg with iovecs already amortises the syscall per batch.
+
+#if canImport(Glibc)
+import Glibc
+import CLinuxPacket
+import BridgeCore
+
+final class TransmitBatch {
+    var fd: Int32
+    let capacity: Int
+    let vnetHeader: Bool
+    let waitBudget: Int
+    let pollMilliseconds: Int32
+    let backoffMicroseconds: UInt32
+    /// Largest frame without GSO metadata: MTU + Ethernet header.
+    var maxPlainFrame: Int
+
+    let messages: UnsafeMutablePointer<clp_mmsghdr>
+    let iovecs: UnsafeMutablePointer<iovec>
+    /// Per slot: a vnet header copy at 0 (10 bytes), the tag at 12 (4 bytes).
+    let scratch: UnsafeMutableRawPointer
+    static let scratchStride = 16
+    static let iovecsPerFrame = 4
+    /// The vnet header for frames that have none (received without one): no offloads.
+    let zeroVnet: UnsafeMutableRawPointer
+
+    var sent: UInt64 = 0
+    var droppedOversize: UInt64 = 0
+    var droppedMalformed: UInt64 = 0
+    var droppedBusy: UInt64 = 0
+    var droppedClosed: UInt64 = 0
+    var errors: UInt64 = 0
+    var waits: UInt64 = 0
+    var lastErrno: Int32 = 0
+
+    init(fd: Int32, configuration: AFPacketPort.Configuration, mtu: Int) {
+        self.fd = fd
+        capacity = configuration.transmitBatch
+        vnetHeader = configuration.vnetHeader
+        waitBudget = configuration.transmitWaitBudget
+        pollMilliseconds = configuration.transmitPollMilliseconds
+        backoffMicroseconds = configuration.transmitBackoffMicroseconds
+        maxPlainFrame = mtu + 14
+        messages = .allocate(capacity: capacity)
+        messages.initialize(repeating: clp_mmsghdr(), count: capacity)
+        iovecs = .allocate(capacity: capacity * TransmitBatch.iovecsPerFrame)
+        iovecs.initialize(repeating: iovec(), count: capacity * TransmitBatch.iovecsPerFrame)
+        scratch = .allocate(byteCount: capacity * TransmitBatch.scratchStride, alignment: 16)
+        scratch.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * TransmitBatch.scratchStride)
+        zeroVnet = .allocate(byteCount: 16, alignment: 16)
+        zeroVnet.initializeMemory(as: UInt8.self, repeating: 0, count: 16)
+        for k in 0..<capacity {
+            messages[k].msg_hdr.msg_iov = iovecs + k * TransmitBatch.iovecsPerFrame
+        }
+    }
+
+    deinit {
+        messages.deallocate()
+        iovecs.deallocate()
+        scratch.deallocate()
+        zeroVnet.deallocate()
+    }
+
+    func setMTU(_ mtu: Int) { maxPlainFrame = mtu + 14 }
+
+    /// Sends `frames` in order; returns how many the kernel accepted.
+    func send(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int {
+        var accepted = 0
+        var budget = waitBudget
+        var i = 0
+        while i < frames.count {
+            // Fill up to `capacity` messages; frames that cannot be sent are counted and skipped.
+            var k = 0
+            while i < frames.count && k < capacity {
+                if prepare(frames[i], slot: k) { k += 1 }
+                i += 1
+            }
+            var done = 0
+            while done < k {
+                let r = clp_sendmmsg(fd, messages + done, UInt32(k - done), Int32(MSG_DONTWAIT))
+                if r > 0 {
+                    done += Int(r)
+                    continue
+                }
+                let e = r < 0 ? errno : EAGAIN
+                lastErrno = e
+                if e == EAGAIN || e == ENOBUFS || e == EINTR {
+                    guard budget > 0 else {
+                        // Out of patience: the rest of this call is dropped.
+                        let rest = (k - done) + (frames.count - i)
+                        droppedBusy &+= UInt64(rest)
+                        sent &+= UInt64(accepted + done)
+                        return accepted + done
+                    }
+                    budget -= 1
+                    waits &+= 1
+                    wait(for: e)
+                    continue
+                }
+                // EMSGSIZE, EINVAL, ENETDOWN, ...: drop the frame that failed, go on.
+                errors &+= 1
+                done += 1
+                accepted -= 1
+            }
+            accepted += done
+        }
+        sent &+= UInt64(accepted)
+        return accepted
+    }
+
+    @inline(__always)
+    func wait(for e: Int32) {
+        if e == ENOBUFS {
+            usleep(backoffMicroseconds)
+        } else {
+            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&p, 1, pollMilliseconds)
+        }
+    }
+
+    /// Builds message `slot` for `f`; false (and counted) when the frame must not be sent.
+    @inline(__always)
+    func prepare(_ f: EgressFrame, slot k: Int) -> Bool {
+        guard let src = f.bytes.baseAddress else {
+            droppedMalformed &+= 1
+            return false
+        }
+        let n = f.bytes.count
+        // The edit must fit the frame: an Ethernet header, plus the tag it strips or replaces.
+        let minimum: Int
+        switch f.encoding {
+        case .asIs, .insertTag: minimum = 14
+        case .stripOuterTag, .replaceOuterTag: minimum = 18
+        }
+        if n < minimum {
+            droppedMalformed &+= 1
+            return false
+        }
+        let wire = f.wireLength
+        let gso = f.offload.map { $0.load(fromByteOffset: 1, as: UInt8.self) != UInt8(VIRTIO_NET_HDR_GSO_NONE) } ?? false
+        if !gso && wire > maxPlainFrame {
+            // One tag on top of the MTU is allowed, as the kernel allows it.
+            let tagged: Bool
+            switch f.encoding {
+            case .asIs: tagged = EtherType.isTag(UInt16(src.load(fromByteOffset: 12, as: UInt8.self)) << 8 | UInt16(src.load(fromByteOffset: 13, as: UInt8.self)))
+            case .stripOuterTag: tagged = EtherType.isTag(UInt16(src.load(fromByteOffset: 16, as: UInt8.self)) << 8 | UInt16(src.load(fromByteOffset: 17, as: UInt8.self)))
+            case .insertTag, .replaceOuterTag: tagged = true
+            }
+            if wire > maxPlainFrame + (tagged ? 4 : 0) {
+                droppedOversize &+= 1
+                return false
+            }
+        }
+        let iov = iovecs + k * TransmitBatch.iovecsPerFrame
+        let slot = scratch + k * TransmitBatch.scratchStride
+        let mutableSource = UnsafeMutableRawPointer(mutating: src)
+        var c = 0
+        if vnetHeader {
+            var delta = 0
+            switch f.encoding {
+            case .insertTag: delta = 4
+            case .stripOuterTag: delta = -4
+            default: break
+            }
+            if let off = f.offload {
+                if delta == 0 {
+                    iov[c] = iovec(iov_base: UnsafeMutableRawPointer(mutating: off), iov_len: RxRingV3.vnetLength)
+                } else {
+                    // The header's offsets count from the frame start, which the edit moves.
+                    slot.copyMemory(from: off, byteCount: RxRingV3.vnetLength)
+                    if slot.load(fromByteOffset: 0, as: UInt8.self) & UInt8(VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0 {
+                        let cs = Int(UInt16(littleEndian: slot.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
+                        slot.storeBytes(of: UInt16(truncatingIfNeeded: cs + delta).littleEndian, toByteOffset: 6, as: UInt16.self)
+                    }
+                    let hl = Int(UInt16(littleEndian: slot.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+                    if hl != 0 { slot.storeBytes(of: UInt16(truncatingIfNeeded: hl + delta).littleEndian, toByteOffset: 2, as: UInt16.self) }
+                    iov[c] = iovec(iov_base: slot, iov_len: RxRingV3.vnetLength)
+                }
+            } else {
+                iov[c] = iovec(iov_base: zeroVnet, iov_len: RxRingV3.vnetLength)
+            }
+            c += 1
+        }
+        switch f.encoding {
+        case .asIs:
+            iov[c] = iovec(iov_base: mutableSource, iov_len: n)
+            c += 1
+        case .stripOuterTag:
+            iov[c] = iovec(iov_base: mutableSource, iov_len: 12)
+            iov[c + 1] = iovec(iov_base: mutableSource + 16, iov_len: n - 16)
+            c += 2
+        case .insertTag(let tag):
+            slot.storeBytes(of: tag.bigEndian, toByteOffset: 12, as: UInt32.self)
+            iov[c] = iovec(iov_base: mutableSource, iov_len: 12)
+            iov[c + 1] = iovec(iov_base: slot + 12, iov_len: 4)
+            iov[c + 2] = iovec(iov_base: mutableSource + 12, iov_len: n - 12)
+            c += 3
+        case .replaceOuterTag(let tag):
+            slot.storeBytes(of: tag.bigEndian, toByteOffset: 12, as: UInt32.self)
+            iov[c] = iovec(iov_base: mutableSource, iov_len: 12)
+            iov[c + 1] = iovec(iov_base: slot + 12, iov_len: 4)
+            iov[c + 2] = iovec(iov_base: mutableSource + 16, iov_len: n - 16)
+            c += 3
+        }
+        messages[k].msg_hdr.msg_iovlen = c
+        messages[k].msg_len = 0
+        return true
+    }
+}
+#endif
