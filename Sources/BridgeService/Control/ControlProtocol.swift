@@ -1,0 +1,472 @@
+// ControlProtocol: what `swbridge fdb|link|stats` and a running bridge say to each other over
+// the control socket, as plain Codable values.
+//
+// Wire format: one JSON object per line (UTF-8, no newline inside: JSONEncoder escapes them).
+// The client writes one request line, `{"version":1,"request":{"command":"fdb-add",...}}`; the
+// server answers one response line and closes the connection. The version is read before the
+// rest of the request, so a client from a newer release gets a clear "unsupported version"
+// answer instead of a decoding error. Commands and result kinds are spelled as stable strings
+// (not Swift's synthesized enum encoding) so the format does not change when a case is renamed.
+//
+// MAC addresses travel as strings: the server (the daemon's handler) parses and validates them,
+// because the client may be an older or newer build, or `socat`.
+
+import BridgeCore
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Constants and line codecs of the control protocol.
+public enum ControlProtocol {
+    /// The protocol version this build speaks.
+    public static let version = 1
+
+    /// Encodes a request as one line (with its trailing newline).
+    public static func requestLine(_ request: ControlRequest) throws -> [UInt8] {
+        try line(RequestMessage(version: version, request: request))
+    }
+
+    /// Encodes a response as one line (with its trailing newline).
+    public static func responseLine(_ response: ControlResponse) throws -> [UInt8] {
+        try line(response)
+    }
+
+    /// Decodes a request line (without its newline). Throws a message fit to send back.
+    public static func decodeRequest(_ bytes: [UInt8]) throws(ControlProtocolError) -> ControlRequest {
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .notUTF8 }
+        let data = Data(text.utf8)
+        let decoder = JSONDecoder()
+        // The version first: a newer request shape must not hide behind a decoding error.
+        let version: Int
+        do {
+            version = try decoder.decode(VersionOnly.self, from: data).version
+        } catch {
+            throw .malformed(Self.describe(error))
+        }
+        guard version == Self.version else { throw .unsupportedVersion(version) }
+        do {
+            return try decoder.decode(RequestMessage.self, from: data).request
+        } catch {
+            throw .malformed(Self.describe(error))
+        }
+    }
+
+    /// Decodes a response line (without its newline).
+    public static func decodeResponse(_ bytes: [UInt8]) throws(ControlProtocolError) -> ControlResponse {
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .notUTF8 }
+        do {
+            return try JSONDecoder().decode(ControlResponse.self, from: Data(text.utf8))
+        } catch {
+            throw .malformed(Self.describe(error))
+        }
+    }
+
+    /// A value as pretty JSON with sorted keys, for `--json` output and humans.
+    public static func prettyJSON(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    private static func line(_ value: some Encodable) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        // Sorted keys: the same request always produces the same bytes (tests, logs, diffs).
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var bytes = [UInt8](try encoder.encode(value))
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    /// A decoding error in one line, without Foundation's debug noise.
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let c): return c.debugDescription
+        case DecodingError.keyNotFound(let k, _): return "missing field '\(k.stringValue)'"
+        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+            let path = c.codingPath.map(\.stringValue).joined(separator: ".")
+            return "wrong type for '\(path)'"
+        default: return "\(error)"
+        }
+    }
+
+    private struct VersionOnly: Decodable { var version: Int }
+    private struct RequestMessage: Codable {
+        var version: Int
+        var request: ControlRequest
+    }
+}
+
+/// Why a control line could not be decoded.
+public enum ControlProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notUTF8
+    case malformed(String)
+    case unsupportedVersion(Int)
+
+    public var description: String {
+        switch self {
+        case .notUTF8: return "malformed request: not UTF-8"
+        case .malformed(let why): return "malformed message: \(why)"
+        case .unsupportedVersion(let v): return "unsupported control protocol version \(v) (this bridge speaks \(ControlProtocol.version))"
+        }
+    }
+}
+
+// MARK: - Requests
+
+/// One command to a running bridge.
+public enum ControlRequest: Equatable, Sendable {
+    /// Every FDB entry (`bridge fdb show`).
+    case fdbShow
+    /// Adds a static entry; `vlan` nil means VLAN 0 (or the port's PVID, as the daemon decides).
+    case fdbAdd(mac: String, dev: String, vlan: UInt16?)
+    /// Removes an entry. Without `dev`, whatever port holds it; without `vlan`, VLAN 0.
+    case fdbDel(mac: String, dev: String?, vlan: UInt16?)
+    /// Removes learned entries, of one port or of all.
+    case fdbFlush(dev: String?)
+    /// The ports (`bridge link show`).
+    case linkShow
+    /// Counters of ports and FDB.
+    case stats
+
+    /// The command's wire name, also used in logs.
+    public var command: String {
+        switch self {
+        case .fdbShow: return "fdb-show"
+        case .fdbAdd: return "fdb-add"
+        case .fdbDel: return "fdb-del"
+        case .fdbFlush: return "fdb-flush"
+        case .linkShow: return "link-show"
+        case .stats: return "stats"
+        }
+    }
+}
+
+extension ControlRequest: Codable {
+    private enum CodingKeys: String, CodingKey { case command, mac, dev, vlan }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let command = try c.decode(String.self, forKey: .command)
+        switch command {
+        case "fdb-show": self = .fdbShow
+        case "fdb-add":
+            self = .fdbAdd(
+                mac: try c.decode(String.self, forKey: .mac), dev: try c.decode(String.self, forKey: .dev),
+                vlan: try c.decodeIfPresent(UInt16.self, forKey: .vlan))
+        case "fdb-del":
+            self = .fdbDel(
+                mac: try c.decode(String.self, forKey: .mac), dev: try c.decodeIfPresent(String.self, forKey: .dev),
+                vlan: try c.decodeIfPresent(UInt16.self, forKey: .vlan))
+        case "fdb-flush": self = .fdbFlush(dev: try c.decodeIfPresent(String.self, forKey: .dev))
+        case "link-show": self = .linkShow
+        case "stats": self = .stats
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown command '\(command)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(command, forKey: .command)
+        switch self {
+        case .fdbShow, .linkShow, .stats: break
+        case .fdbAdd(let mac, let dev, let vlan):
+            try c.encode(mac, forKey: .mac)
+            try c.encode(dev, forKey: .dev)
+            try c.encodeIfPresent(vlan, forKey: .vlan)
+        case .fdbDel(let mac, let dev, let vlan):
+            try c.encode(mac, forKey: .mac)
+            try c.encodeIfPresent(dev, forKey: .dev)
+            try c.encodeIfPresent(vlan, forKey: .vlan)
+        case .fdbFlush(let dev):
+            try c.encodeIfPresent(dev, forKey: .dev)
+        }
+    }
+}
+
+// MARK: - Responses
+
+/// The answer to one request: success with an optional result, or an error message.
+public struct ControlResponse: Codable, Equatable, Sendable {
+    /// The protocol version of the server.
+    public var version: Int
+    /// Whether the request was carried out.
+    public var ok: Bool
+    /// Why not, when `ok` is false: one line for the user.
+    public var error: String?
+    /// What the request asked for (nil for commands that only change state and report nothing).
+    public var result: ControlResult?
+
+    public init(ok: Bool, error: String? = nil, result: ControlResult? = nil) {
+        self.version = ControlProtocol.version
+        self.ok = ok
+        self.error = error
+        self.result = result
+    }
+
+    /// A success carrying `result`.
+    public static func success(_ result: ControlResult? = nil) -> ControlResponse {
+        ControlResponse(ok: true, result: result)
+    }
+
+    /// A failure with a message for the user.
+    public static func failure(_ message: String) -> ControlResponse {
+        ControlResponse(ok: false, error: message)
+    }
+}
+
+/// The payload of a successful response, one kind per request.
+public enum ControlResult: Equatable, Sendable {
+    /// For `fdbShow`.
+    case fdb([FDBRow])
+    /// For `linkShow`.
+    case links([LinkRow])
+    /// For `stats`.
+    case stats(StatsReport)
+    /// For `fdbAdd`, `fdbDel`, `fdbFlush`: how many entries were added or removed.
+    case changed(entries: Int)
+}
+
+extension ControlResult: Codable {
+    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let kind = try c.decode(String.self, forKey: .kind)
+        switch kind {
+        case "fdb": self = .fdb(try c.decode([FDBRow].self, forKey: .fdb))
+        case "links": self = .links(try c.decode([LinkRow].self, forKey: .links))
+        case "stats": self = .stats(try c.decode(StatsReport.self, forKey: .stats))
+        case "changed": self = .changed(entries: try c.decode(Int.self, forKey: .changed))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown result kind '\(kind)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .fdb(let rows):
+            try c.encode("fdb", forKey: .kind)
+            try c.encode(rows, forKey: .fdb)
+        case .links(let rows):
+            try c.encode("links", forKey: .kind)
+            try c.encode(rows, forKey: .links)
+        case .stats(let report):
+            try c.encode("stats", forKey: .kind)
+            try c.encode(report, forKey: .stats)
+        case .changed(let n):
+            try c.encode("changed", forKey: .kind)
+            try c.encode(n, forKey: .changed)
+        }
+    }
+}
+
+// MARK: - Result rows
+
+/// One line of `fdb show`.
+public struct FDBRow: Codable, Equatable, Sendable {
+    /// `aa:bb:cc:dd:ee:ff`, lower case.
+    public var mac: String
+    /// The port's name.
+    public var dev: String
+    /// The entry's VLAN; nil when VLAN filtering is off (every entry is then in VLAN 0).
+    public var vlan: UInt16?
+    /// Added by `fdb add`: never ages, never moves.
+    public var isStatic: Bool
+    /// Time since the station was last seen (0 for static entries).
+    public var idleSeconds: Double
+
+    public init(mac: String, dev: String, vlan: UInt16?, isStatic: Bool, idleSeconds: Double) {
+        self.mac = mac
+        self.dev = dev
+        self.vlan = vlan
+        self.isStatic = isStatic
+        self.idleSeconds = idleSeconds
+    }
+
+    /// The row for a table entry on the port named `dev`.
+    public init(_ entry: FDBEntry, dev: String, vlanFiltering: Bool) {
+        self.init(
+            mac: entry.mac.description, dev: dev, vlan: vlanFiltering ? entry.vlan : nil,
+            isStatic: entry.isStatic, idleSeconds: Double(entry.idleMilliseconds) / 1000)
+    }
+}
+
+/// One port of `link show`.
+public struct LinkRow: Codable, Equatable, Sendable {
+    /// The port's index in the bridge configuration.
+    public var index: Int
+    public var name: String
+    /// `forwarding` or `disabled` (the port's configured state).
+    public var state: String
+    /// Whether the interface exists and the bridge holds it open.
+    public var attached: Bool
+    /// Whether the interface's link is up (IFF_RUNNING).
+    public var operUp: Bool
+    /// Interface MTU; nil when not attached.
+    public var mtu: Int?
+    /// Interface address; nil when not attached.
+    public var mac: String?
+    /// Names of the set `PortFlags`, as `PortFlags.names` spells them, in that order.
+    public var flags: [String]
+    /// VLAN of untagged ingress; nil when untagged frames are dropped.
+    public var pvid: UInt16?
+    /// Member VLANs, `1,10-20`.
+    public var vlans: String
+    /// VLANs that leave untagged, `1`.
+    public var untaggedVLANs: String
+    /// FDB entries learned on this port.
+    public var learnedEntries: Int
+    /// The packet I/O in use (`af_packet`, `memory`, ...).
+    public var backend: String
+    /// Transmit errors the transport saw, when it counts them.
+    public var txErrors: UInt64?
+
+    public init(
+        index: Int, name: String, state: String, attached: Bool, operUp: Bool, mtu: Int?, mac: String?,
+        flags: [String], pvid: UInt16?, vlans: String, untaggedVLANs: String, learnedEntries: Int,
+        backend: String, txErrors: UInt64? = nil
+    ) {
+        self.index = index
+        self.name = name
+        self.state = state
+        self.attached = attached
+        self.operUp = operUp
+        self.mtu = mtu
+        self.mac = mac
+        self.flags = flags
+        self.pvid = pvid
+        self.vlans = vlans
+        self.untaggedVLANs = untaggedVLANs
+        self.learnedEntries = learnedEntries
+        self.backend = backend
+        self.txErrors = txErrors
+    }
+
+    /// The row for port `index` with configuration `port`; the rest comes from the interface.
+    public init(
+        index: Int, port: PortConfiguration, attached: Bool, operUp: Bool, mtu: Int?, mac: MACAddress?,
+        learnedEntries: Int, backend: String, txErrors: UInt64? = nil
+    ) {
+        self.init(
+            index: index, name: port.name, state: port.state.description, attached: attached, operUp: operUp,
+            mtu: mtu, mac: mac?.description, flags: Self.flagNames(port.flags), pvid: port.pvid,
+            vlans: port.vlans.description, untaggedVLANs: port.untaggedVLANs.description,
+            learnedEntries: learnedEntries, backend: backend, txErrors: txErrors)
+    }
+
+    /// The names of the flags set in `flags`, in `PortFlags.names` order.
+    public static func flagNames(_ flags: PortFlags) -> [String] {
+        PortFlags.names.filter { flags.contains($0.1) }.map(\.0)
+    }
+}
+
+/// One port's counters in `stats`.
+public struct PortStatsRow: Codable, Equatable, Sendable {
+    public var name: String
+    public var rxFrames: UInt64
+    public var rxBytes: UInt64
+    public var forwarded: UInt64
+    public var flooded: UInt64
+    public var txFrames: UInt64
+    public var txBytes: UInt64
+    public var txDropped: UInt64
+    /// Received frames dropped, by `DropReason.name`; every reason is present, zeros included.
+    public var drops: [String: UInt64]
+    /// Packets the kernel passed to the ring (PACKET_STATISTICS `tp_packets`); nil without a kernel ring.
+    public var ringPackets: UInt64?
+    /// Packets the kernel dropped because the ring was full (`tp_drops`); nil without a kernel ring.
+    public var ringDrops: UInt64?
+
+    public init(
+        name: String, rxFrames: UInt64, rxBytes: UInt64, forwarded: UInt64, flooded: UInt64, txFrames: UInt64,
+        txBytes: UInt64, txDropped: UInt64, drops: [String: UInt64], ringPackets: UInt64? = nil, ringDrops: UInt64? = nil
+    ) {
+        self.name = name
+        self.rxFrames = rxFrames
+        self.rxBytes = rxBytes
+        self.forwarded = forwarded
+        self.flooded = flooded
+        self.txFrames = txFrames
+        self.txBytes = txBytes
+        self.txDropped = txDropped
+        self.drops = drops
+        self.ringPackets = ringPackets
+        self.ringDrops = ringDrops
+    }
+
+    /// The row for port `name` from its (summed) counters and, for kernel rings, PACKET_STATISTICS.
+    public init(name: String, counters c: PortCounters, ringPackets: UInt64? = nil, ringDrops: UInt64? = nil) {
+        var drops: [String: UInt64] = [:]
+        for reason in DropReason.allCases { drops[reason.name] = c.dropped(reason) }
+        self.init(
+            name: name, rxFrames: c.rxFrames, rxBytes: c.rxBytes, forwarded: c.forwarded, flooded: c.flooded,
+            txFrames: c.txFrames, txBytes: c.txBytes, txDropped: c.txDropped, drops: drops,
+            ringPackets: ringPackets, ringDrops: ringDrops)
+    }
+
+    /// All received frames dropped, whatever the reason.
+    public var droppedTotal: UInt64 { drops.values.reduce(0, +) }
+}
+
+/// The FDB section of `stats`: sizes, bound and life counters.
+public struct FDBStatsSection: Codable, Equatable, Sendable {
+    public var learnedEntries: Int
+    public var staticEntries: Int
+    public var maxLearned: Int
+    public var learned: UInt64
+    public var moved: UInt64
+    public var aged: UInt64
+    public var evicted: UInt64
+    public var refused: UInt64
+    public var staticConflicts: UInt64
+    public var flushed: UInt64
+
+    public init(
+        learnedEntries: Int, staticEntries: Int, maxLearned: Int, learned: UInt64, moved: UInt64, aged: UInt64,
+        evicted: UInt64, refused: UInt64, staticConflicts: UInt64, flushed: UInt64
+    ) {
+        self.learnedEntries = learnedEntries
+        self.staticEntries = staticEntries
+        self.maxLearned = maxLearned
+        self.learned = learned
+        self.moved = moved
+        self.aged = aged
+        self.evicted = evicted
+        self.refused = refused
+        self.staticConflicts = staticConflicts
+        self.flushed = flushed
+    }
+
+    /// The section for a table's statistics and its configured bound.
+    public init(_ s: FDBStatistics, maxLearned: Int) {
+        self.init(
+            learnedEntries: s.learnedEntries, staticEntries: s.staticEntries, maxLearned: maxLearned,
+            learned: s.learned, moved: s.moved, aged: s.aged, evicted: s.evicted, refused: s.refused,
+            staticConflicts: s.staticConflicts, flushed: s.flushed)
+    }
+}
+
+/// Everything `stats` prints.
+public struct StatsReport: Codable, Equatable, Sendable {
+    /// The bridge's name (`--name`).
+    public var bridge: String
+    /// Seconds since the bridge started.
+    public var uptimeSeconds: Double
+    public var vlanFiltering: Bool
+    /// One row per port, in port order.
+    public var ports: [PortStatsRow]
+    public var fdb: FDBStatsSection
+
+    public init(bridge: String, uptimeSeconds: Double, vlanFiltering: Bool, ports: [PortStatsRow], fdb: FDBStatsSection) {
+        self.bridge = bridge
+        self.uptimeSeconds = uptimeSeconds
+        self.vlanFiltering = vlanFiltering
+        self.ports = ports
+        self.fdb = fdb
+    }
+}
