@@ -111,9 +111,13 @@ struct FDB: ParsableCommand {
         @Flag(name: .long, help: "Print JSON.") var json = false
         @Argument(help: "Filters: dev PORT, vlan N.") var filters: [String] = []
 
+        // Words are checked in validate(), so a mistake prints this command's usage.
+        func validate() throws { _ = try keywords(filters, accepted: ["dev", "vlan"]) }
+
         func run() throws {
             let filter = try keywords(filters, accepted: ["dev", "vlan"])
-            guard case .fdb(var rows) = try options.send(.fdbShow) else { throw unexpected(nil) }
+            let result = try options.send(.fdbShow)
+            guard case .fdb(var rows) = result else { throw unexpected(result) }
             if let dev = filter.dev { rows = rows.filter { $0.dev == dev } }
             if let vlan = filter.vlan { rows = rows.filter { $0.vlan == vlan } }
             if json {
@@ -132,6 +136,11 @@ struct FDB: ParsableCommand {
         @Argument(help: "The station's address, aa:bb:cc:dd:ee:ff.") var mac: String
         @Argument(help: "dev PORT [vlan N]") var words: [String] = []
 
+        func validate() throws {
+            _ = try parseMAC(mac)
+            guard try keywords(words, accepted: ["dev", "vlan"]).dev != nil else { throw ValidationError("missing 'dev PORT'") }
+        }
+
         func run() throws {
             let mac = try parseMAC(mac)
             let k = try keywords(words, accepted: ["dev", "vlan"])
@@ -148,6 +157,11 @@ struct FDB: ParsableCommand {
         @Argument(help: "The station's address, aa:bb:cc:dd:ee:ff.") var mac: String
         @Argument(help: "[dev PORT] [vlan N]") var words: [String] = []
 
+        func validate() throws {
+            _ = try parseMAC(mac)
+            _ = try keywords(words, accepted: ["dev", "vlan"])
+        }
+
         func run() throws {
             let mac = try parseMAC(mac)
             let k = try keywords(words, accepted: ["dev", "vlan"])
@@ -161,6 +175,8 @@ struct FDB: ParsableCommand {
             usage: "swbridge fdb flush [dev PORT] [--name BRIDGE]")
         @OptionGroup var options: ControlOptions
         @Argument(help: "[dev PORT]") var words: [String] = []
+
+        func validate() throws { _ = try keywords(words, accepted: ["dev"]) }
 
         func run() throws {
             let k = try keywords(words, accepted: ["dev"])

@@ -120,9 +120,11 @@ public enum ControlProtocolError: Error, Equatable, Sendable, CustomStringConver
 public enum ControlRequest: Equatable, Sendable {
     /// Every FDB entry (`bridge fdb show`).
     case fdbShow
-    /// Adds a static entry; `vlan` nil means VLAN 0 (or the port's PVID, as the daemon decides).
+    /// Adds a static entry on port `dev`. Without `vlan`, as bridge(8) does: in every VLAN of
+    /// the port when VLAN filtering is on, in VLAN 0 when it is off.
     case fdbAdd(mac: String, dev: String, vlan: UInt16?)
-    /// Removes an entry. Without `dev`, whatever port holds it; without `vlan`, VLAN 0.
+    /// Removes an entry, static or learned. Without `dev`, whatever port holds it; without
+    /// `vlan`, in every VLAN (VLAN 0 when filtering is off).
     case fdbDel(mac: String, dev: String?, vlan: UInt16?)
     /// Removes learned entries, of one port or of all.
     case fdbFlush(dev: String?)

@@ -25,6 +25,8 @@ import Glibc
 /// The bridge's control socket server. See the file comment for its contract.
 public final class ControlServer: Sendable {
     /// Answers one request. Runs on the server thread; must be quick and must not block.
+    /// The thread keeps the handler alive until `stop()`, so a handler that captures the
+    /// server keeps it alive too: call `stop()` explicitly rather than rely on deinit.
     public typealias Handler = @Sendable (ControlRequest) -> ControlResponse
 
     /// Where control sockets live unless told otherwise.
@@ -212,6 +214,9 @@ final class ControlLoop: @unchecked Sendable {
     private let limits: ControlServer.Limits
     private let handler: ControlServer.Handler
     private var connections: [Connection] = []
+    /// Set when accept ran out of descriptors or memory: the listening socket stays readable,
+    /// so polling it again at once would spin.
+    private var acceptPausedUntil: ContinuousClock.Instant?
     private var buffer: [UInt8]
 
     init(bridge: String, listenFD: Int32, wakeFD: Int32, limits: ControlServer.Limits, handler: @escaping ControlServer.Handler) {
@@ -236,9 +241,10 @@ final class ControlLoop: @unchecked Sendable {
             fds.removeAll(keepingCapacity: true)
             fds.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0))
             // At capacity, new clients wait in the backlog rather than costing memory here.
-            let accepting = connections.count < limits.maxConnections
+            if let until = acceptPausedUntil, now >= until { acceptPausedUntil = nil }
+            let accepting = connections.count < limits.maxConnections && acceptPausedUntil == nil
             fds.append(pollfd(fd: accepting ? listenFD : -1, events: Int16(POLLIN), revents: 0))
-            var timeout: Int32 = -1
+            var timeout: Int32 = acceptPausedUntil.map { ControlSocket.pollTimeout(until: $0, now: now) } ?? -1
             for c in connections {
                 fds.append(pollfd(fd: c.fd, events: Int16(c.writing ? POLLOUT : POLLIN), revents: 0))
                 let t = ControlSocket.pollTimeout(until: c.deadline, now: now)
@@ -278,8 +284,13 @@ final class ControlLoop: @unchecked Sendable {
         while connections.count < limits.maxConnections {
             let fd = accept(listenFD, nil, nil)
             if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                return  // EAGAIN: none left; EMFILE etc.: retried on the next poll
+                switch errno {
+                case EINTR, ECONNABORTED: continue
+                case EAGAIN: return  // none left
+                default:  // EMFILE, ENFILE, ENOBUFS, ENOMEM: try again a little later
+                    acceptPausedUntil = .now + .milliseconds(100)
+                    return
+                }
             }
             ControlSocket.configureAccepted(fd)
             connections.append(Connection(fd: fd, deadline: .now + limits.requestDeadline))

@@ -130,7 +130,8 @@ enum ControlSocket {
         guard deadline > now else { return 0 }
         let (s, atto) = (deadline - now).components
         let ms = s.multipliedReportingOverflow(by: 1000)
-        if ms.overflow || ms.partialValue > Int64(Int32.max - 1) { return Int32.max }
+        // Headroom for the rounded-up millisecond added below.
+        if ms.overflow || ms.partialValue > Int64(Int32.max) - 2000 { return Int32.max - 1000 }
         return Int32(ms.partialValue) + Int32((atto + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 
