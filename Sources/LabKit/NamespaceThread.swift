@@ -33,12 +33,16 @@ extension Lab {
 /// Hands the closure to the namespace thread and its result back. The semaphore orders the
 /// accesses (the caller waits for the thread), hence @unchecked.
 private final class ResultBox<T>: @unchecked Sendable {
-    let body: () throws -> T
+    /// Cleared as soon as it ran: the closure must not outlive `withoutActuallyEscaping`,
+    /// even while the finished Thread object still holds this box.
+    var body: (() throws -> T)?
     var result: Result<T, any Error>?
 
     init(_ body: @escaping () throws -> T) { self.body = body }
 
     func run(namespace: String) {
+        let body = self.body!
+        self.body = nil
         let fd = open("/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             result = .failure(LabError.unknownNamespace(namespace))
