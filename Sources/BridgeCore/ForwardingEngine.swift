@@ -126,78 +126,45 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The batch forwarding decision. One per forwarding thread; see the file comment.
-public final class ForwardingEngine {
-    /// The largest batch `process` takes.
-    public let maxBatch: Int
-    public let table: MACTable
-    /// This engine's counters (read by anyone, written by the owning thread).
-    public let counters: CounterBlock
-    public private(set) var configuration: BridgeConfiguration
-
-    // Compiled configuration: one word per port property, one per VLAN.
-    @usableFromInline var portCount = 0
-    @usableFromInline var forwardingMask: UInt64 = 0
-    @usableFromInline var learningMask: UInt64 = 0
-    @usableFromInline var floodMask: UInt64 = 0
-    @usableFromInline var multicastFloodMask: UInt64 = 0
-    @usableFromInline var broadcastFloodMask: UInt64 = 0
-    @usableFromInline var hairpinMask: UInt64 = 0
-    @usableFromInline var isolatedMask: UInt64 = 0
-    @usableFromInline var vlanFiltering = false
-    @usableFromInline var vlanProtocol: UInt16 = EtherType.vlan
-    @usableFromInline var groupForwardMask: UInt16 = 0
+/// The configuration compiled into words: one per port property, one per VLAN. Immutable, so
+/// the hot path reads plain `let`s (no exclusivity checks); `apply` swaps in a new one.
+@usableFromInline
+final class CompiledConfiguration {
+    @usableFromInline let portCount: Int
+    @usableFromInline let forwardingMask: UInt64
+    @usableFromInline let learningMask: UInt64
+    @usableFromInline let floodMask: UInt64
+    @usableFromInline let multicastFloodMask: UInt64
+    @usableFromInline let broadcastFloodMask: UInt64
+    @usableFromInline let hairpinMask: UInt64
+    @usableFromInline let isolatedMask: UInt64
+    @usableFromInline let vlanFiltering: Bool
+    @usableFromInline let vlanProtocol: UInt16
+    @usableFromInline let groupForwardMask: UInt16
     /// PVID per port; 0xFFFF: none.
     @usableFromInline let pvids: UnsafeMutablePointer<UInt16>
+    /// Member ports and untagged ports per VLAN ID.
     @usableFromInline let vlanMembers: UnsafeMutablePointer<UInt64>
     @usableFromInline let vlanUntagged: UnsafeMutablePointer<UInt64>
 
-    public init(table: MACTable, configuration: BridgeConfiguration, maxBatch: Int = 256, counters: CounterBlock? = nil) throws(ConfigurationError) {
-        precondition(maxBatch > 0, "maxBatch must be positive")
-        self.table = table
-        self.maxBatch = maxBatch
-        self.counters = counters ?? CounterBlock()
-        self.configuration = configuration
+    init(_ configuration: BridgeConfiguration) {
+        var forwarding: UInt64 = 0, learning: UInt64 = 0, flood: UInt64 = 0, mflood: UInt64 = 0
+        var bflood: UInt64 = 0, hairpin: UInt64 = 0, isolated: UInt64 = 0
         pvids = .allocate(capacity: PortMask.capacity)
         pvids.initialize(repeating: 0xFFFF, count: PortMask.capacity)
         vlanMembers = .allocate(capacity: 4096)
         vlanMembers.initialize(repeating: 0, count: 4096)
         vlanUntagged = .allocate(capacity: 4096)
         vlanUntagged.initialize(repeating: 0, count: 4096)
-        try apply(configuration)
-    }
-
-    deinit {
-        pvids.deallocate()
-        vlanMembers.deallocate()
-        vlanUntagged.deallocate()
-    }
-
-    /// Compiles `configuration` into the engine's masks. Call it from the owning thread,
-    /// between batches.
-    public func apply(_ configuration: BridgeConfiguration) throws(ConfigurationError) {
-        try configuration.validate()
-        self.configuration = configuration
-        portCount = configuration.ports.count
-        forwardingMask = 0
-        learningMask = 0
-        floodMask = 0
-        multicastFloodMask = 0
-        broadcastFloodMask = 0
-        hairpinMask = 0
-        isolatedMask = 0
-        vlanMembers.update(repeating: 0, count: 4096)
-        vlanUntagged.update(repeating: 0, count: 4096)
-        pvids.update(repeating: 0xFFFF, count: PortMask.capacity)
         for (i, p) in configuration.ports.enumerated() {
             let bit: UInt64 = 1 << UInt64(i)
-            if p.state == .forwarding { forwardingMask |= bit }
-            if p.flags.contains(.learning) { learningMask |= bit }
-            if p.flags.contains(.flood) { floodMask |= bit }
-            if p.flags.contains(.multicastFlood) { multicastFloodMask |= bit }
-            if p.flags.contains(.broadcastFlood) { broadcastFloodMask |= bit }
-            if p.flags.contains(.hairpin) { hairpinMask |= bit }
-            if p.flags.contains(.isolated) { isolatedMask |= bit }
+            if p.state == .forwarding { forwarding |= bit }
+            if p.flags.contains(.learning) { learning |= bit }
+            if p.flags.contains(.flood) { flood |= bit }
+            if p.flags.contains(.multicastFlood) { mflood |= bit }
+            if p.flags.contains(.broadcastFlood) { bflood |= bit }
+            if p.flags.contains(.hairpin) { hairpin |= bit }
+            if p.flags.contains(.isolated) { isolated |= bit }
             if let pvid = p.pvid { pvids[i] = pvid }
             for (w, word) in p.vlans.words.enumerated() where word != 0 {
                 for b in 0..<64 where word >> UInt64(b) & 1 != 0 {
@@ -206,9 +173,52 @@ public final class ForwardingEngine {
                 }
             }
         }
+        portCount = configuration.ports.count
+        forwardingMask = forwarding
+        learningMask = learning
+        floodMask = flood
+        multicastFloodMask = mflood
+        broadcastFloodMask = bflood
+        hairpinMask = hairpin
+        isolatedMask = isolated
         vlanFiltering = configuration.vlanFiltering
         vlanProtocol = configuration.vlanProtocol
         groupForwardMask = configuration.groupForwardMask
+    }
+
+    deinit {
+        pvids.deallocate()
+        vlanMembers.deallocate()
+        vlanUntagged.deallocate()
+    }
+}
+
+/// The batch forwarding decision. One per forwarding thread; see the file comment.
+public final class ForwardingEngine {
+    /// The largest batch `process` takes.
+    public let maxBatch: Int
+    public let table: MACTable
+    /// This engine's counters (read by anyone, written by the owning thread).
+    public let counters: CounterBlock
+    public private(set) var configuration: BridgeConfiguration
+    @usableFromInline var compiled: CompiledConfiguration
+
+    public init(table: MACTable, configuration: BridgeConfiguration, maxBatch: Int = 256, counters: CounterBlock? = nil) throws(ConfigurationError) {
+        precondition(maxBatch > 0, "maxBatch must be positive")
+        try configuration.validate()
+        self.table = table
+        self.maxBatch = maxBatch
+        self.counters = counters ?? CounterBlock()
+        self.configuration = configuration
+        self.compiled = CompiledConfiguration(configuration)
+    }
+
+    /// Compiles `configuration` into the engine's masks. Call it from the owning thread,
+    /// between batches.
+    public func apply(_ configuration: BridgeConfiguration) throws(ConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        compiled = CompiledConfiguration(configuration)
     }
 
     /// Decides every frame of `frames` into `verdicts` (same index), learning sources on the
@@ -221,26 +231,36 @@ public final class ForwardingEngine {
         guard verdicts.count >= frames.count else {
             throw .verdictBufferTooSmall(needed: frames.count, available: verdicts.count)
         }
+        let c = compiled
+        let table = self.table
+        let counters = self.counters
         for i in 0..<frames.count {
-            verdicts[i] = decide(frames[i], now: now)
+            verdicts[i] = Self.decide(frames[i], now: now, c, table, counters)
         }
     }
 
     /// The decision for one frame, counted.
     @inlinable
     public func decide(_ frame: ReceivedFrame, now: Timestamp) -> Verdict {
+        Self.decide(frame, now: now, compiled, table, counters)
+    }
+
+    @inlinable @inline(__always)
+    static func decide(
+        _ frame: ReceivedFrame, now: Timestamp, _ c: CompiledConfiguration, _ table: MACTable, _ counters: CounterBlock
+    ) -> Verdict {
         let port = frame.port
-        guard port >= 0 && port < portCount else {
+        guard port >= 0 && port < c.portCount else {
             counters.countReceived(port: counters.unknownPortRow, bytes: frame.bytes.count)
-            return dropped(counters.unknownPortRow, .unknownPort)
+            return dropped(counters, counters.unknownPortRow, .unknownPort)
         }
         counters.countReceived(port: port, bytes: frame.bytes.count)
         let bit: UInt64 = 1 << UInt64(port)
-        guard forwardingMask & bit != 0 else { return dropped(port, .portDisabled) }
+        guard c.forwardingMask & bit != 0 else { return dropped(counters, port, .portDisabled) }
 
         let bytes = frame.bytes
         let n = bytes.count
-        guard n >= 14 else { return dropped(port, .runt) }
+        guard n >= 14 else { return dropped(counters, port, .runt) }
         let dst = MACAddress(bytes: bytes, offset: 0)
         let src = MACAddress(bytes: bytes, offset: 6)
         // Tags: only the outer one matters for forwarding; a third one is refused.
@@ -248,41 +268,41 @@ public final class ForwardingEngine {
         var outerTCI: UInt16 = 0
         var outerTPID: UInt16 = 0
         if EtherType.isTag(type0) {
-            guard n >= 18 else { return dropped(port, .truncatedTag) }
+            guard n >= 18 else { return dropped(counters, port, .truncatedTag) }
             outerTPID = type0
             outerTCI = loadBE16(bytes, 14)
             let type1 = loadBE16(bytes, 16)
             if EtherType.isTag(type1) {
-                guard n >= 22 else { return dropped(port, .truncatedTag) }
-                if EtherType.isTag(loadBE16(bytes, 20)) { return dropped(port, .tooManyTags) }
+                guard n >= 22 else { return dropped(counters, port, .truncatedTag) }
+                if EtherType.isTag(loadBE16(bytes, 20)) { return dropped(counters, port, .tooManyTags) }
             }
         }
-        guard src.isValidSource else { return dropped(port, .invalidSource) }
+        guard src.isValidSource else { return dropped(counters, port, .invalidSource) }
 
         var verdict = Verdict()
         var vid: UInt16 = 0
         var vlanPorts: UInt64 = ~0
-        if vlanFiltering {
-            if outerTPID == vlanProtocol && outerTCI & 0xFFF != 0 {
+        if c.vlanFiltering {
+            if outerTPID == c.vlanProtocol && outerTCI & 0xFFF != 0 {
                 vid = outerTCI & 0xFFF
-                if vid == 0xFFF { return dropped(port, .vlanReserved) }
+                if vid == 0xFFF { return dropped(counters, port, .vlanReserved) }
                 verdict.tagging = .tagged
-                verdict.tag = UInt32(vlanProtocol) << 16 | UInt32(outerTCI)
+                verdict.tag = UInt32(c.vlanProtocol) << 16 | UInt32(outerTCI)
             } else {
-                vid = pvids[port]
-                if vid == 0xFFFF { return dropped(port, .vlanReserved) }
-                let priorityTagged = outerTPID == vlanProtocol
+                vid = c.pvids[port]
+                if vid == 0xFFFF { return dropped(counters, port, .vlanReserved) }
+                let priorityTagged = outerTPID == c.vlanProtocol
                 verdict.tagging = priorityTagged ? .priorityTagged : .untagged
                 // Keep the priority bits of a priority tag; untagged frames get PCP 0.
                 let pcpDEI = priorityTagged ? outerTCI & 0xF000 : 0
-                verdict.tag = UInt32(vlanProtocol) << 16 | UInt32(pcpDEI | vid)
+                verdict.tag = UInt32(c.vlanProtocol) << 16 | UInt32(pcpDEI | vid)
             }
-            vlanPorts = vlanMembers[Int(vid)]
-            guard vlanPorts & bit != 0 else { return dropped(port, .vlanIngressFiltered) }
+            vlanPorts = c.vlanMembers[Int(vid)]
+            guard vlanPorts & bit != 0 else { return dropped(counters, port, .vlanIngressFiltered) }
             verdict.vlan = vid
         }
 
-        if learningMask & bit != 0 {
+        if c.learningMask & bit != 0 {
             _ = table.learn(src, vlan: vid, port: port, now: now)
         }
 
@@ -290,37 +310,37 @@ public final class ForwardingEngine {
         if dst.isMulticast {
             if dst.isLinkLocalGroup {
                 let group = UInt16(dst.rawValue & 0xF)
-                guard groupForwardMask >> group & 1 != 0 else { return dropped(port, .linkLocal) }
+                guard c.groupForwardMask >> group & 1 != 0 else { return dropped(counters, port, .linkLocal) }
             }
-            floodKind = dst.isBroadcast ? broadcastFloodMask : multicastFloodMask
+            floodKind = dst.isBroadcast ? c.broadcastFloodMask : c.multicastFloodMask
         } else {
             let target = table.lookupPort(key: MACTable.key(dst, vid))
             if target >= 0 {
                 let tbit: UInt64 = target < 64 ? 1 << UInt64(target) : 0
-                if target == port && hairpinMask & bit == 0 { return dropped(port, .sameSegment) }
-                guard target < portCount, forwardingMask & tbit != 0, vlanPorts & tbit != 0,
-                    isolatedMask & bit == 0 || isolatedMask & tbit == 0
-                else { return dropped(port, .egressBlocked) }
+                if target == port && c.hairpinMask & bit == 0 { return dropped(counters, port, .sameSegment) }
+                guard target < c.portCount, c.forwardingMask & tbit != 0, vlanPorts & tbit != 0,
+                    c.isolatedMask & bit == 0 || c.isolatedMask & tbit == 0
+                else { return dropped(counters, port, .egressBlocked) }
                 verdict.egress = PortMask(rawValue: tbit)
-                if vlanFiltering { verdict.untagged = PortMask(rawValue: vlanUntagged[Int(vid)] & tbit) }
+                if c.vlanFiltering { verdict.untagged = PortMask(rawValue: c.vlanUntagged[Int(vid)] & tbit) }
                 counters.add(port, .forwarded, 1)
                 return verdict
             }
-            floodKind = floodMask
+            floodKind = c.floodMask
         }
-        var exclude: UInt64 = bit & ~hairpinMask
-        if isolatedMask & bit != 0 { exclude |= isolatedMask }
-        let targets = forwardingMask & floodKind & vlanPorts & ~exclude
-        guard targets != 0 else { return dropped(port, .noFloodTarget) }
+        var exclude: UInt64 = bit & ~c.hairpinMask
+        if c.isolatedMask & bit != 0 { exclude |= c.isolatedMask }
+        let targets = c.forwardingMask & floodKind & vlanPorts & ~exclude
+        guard targets != 0 else { return dropped(counters, port, .noFloodTarget) }
         verdict.egress = PortMask(rawValue: targets)
-        if vlanFiltering { verdict.untagged = PortMask(rawValue: vlanUntagged[Int(vid)] & targets) }
+        if c.vlanFiltering { verdict.untagged = PortMask(rawValue: c.vlanUntagged[Int(vid)] & targets) }
         verdict.isFlood = true
         counters.add(port, .flooded, 1)
         return verdict
     }
 
     @inlinable @inline(__always)
-    func dropped(_ row: Int, _ reason: DropReason) -> Verdict {
+    static func dropped(_ counters: CounterBlock, _ row: Int, _ reason: DropReason) -> Verdict {
         counters.add(row, CounterBlock.Field.firstDrop.rawValue + Int(reason.rawValue), 1)
         return .drop(reason)
     }

@@ -1,0 +1,222 @@
+// Hot-path benchmarks of BridgeCore (ordo-one/benchmark). Run with
+//   swift package --disable-sandbox benchmark --target BridgeCoreBenchmarks
+// Every steady-state benchmark must report 0 mallocs: that is the proof that the forwarding
+// path allocates nothing per frame. Fixtures are built once, outside the measured closures.
+import Benchmark
+import BridgeCore
+
+/// Pre-built frames in one buffer, and the descriptors and verdicts of a batch over them.
+final class BatchFixture: @unchecked Sendable {
+    let engine: ForwardingEngine
+    let storage: UnsafeMutableRawPointer
+    let frames: UnsafeMutableBufferPointer<ReceivedFrame>
+    let verdicts: UnsafeMutableBufferPointer<Verdict>
+    let now = Timestamp(milliseconds: 1_000)
+
+    init(engine: ForwardingEngine, frames raw: [([UInt8], Int)]) {
+        self.engine = engine
+        storage = .allocate(byteCount: raw.count * 128, alignment: 64)
+        frames = .allocate(capacity: raw.count)
+        verdicts = .allocate(capacity: raw.count)
+        verdicts.initialize(repeating: Verdict())
+        for (i, (bytes, port)) in raw.enumerated() {
+            let at = storage + i * 128
+            bytes.withUnsafeBytes { at.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            frames[i] = ReceivedFrame(bytes: UnsafeRawBufferPointer(start: at, count: bytes.count), port: port)
+        }
+    }
+
+    @inline(__always)
+    func run() {
+        try! engine.process(UnsafeBufferPointer(frames), into: verdicts, now: now)
+    }
+}
+
+func station(_ n: Int) -> MACAddress { MACAddress(rawValue: 0x0200_0000_0000 | UInt64(n) &* 0x9E37) }
+
+func frameBytes(dst: MACAddress, src: MACAddress, tag: VLANTag? = nil, length: Int = 64) -> [UInt8] {
+    var b = dst.octets + src.octets
+    if let tag { b += [UInt8(tag.tpid >> 8), UInt8(tag.tpid & 0xFF), UInt8(tag.tci >> 8), UInt8(tag.tci & 0xFF)] }
+    b += [0x08, 0x00]
+    return b + Array(repeating: 0x5A, count: max(0, length - b.count))
+}
+
+/// A bridge of `ports` ports whose table knows `known` stations (station i on port i % ports),
+/// and a batch of 256 unicast frames between random known stations.
+func knownUnicastFixture(known: Int, ports: Int = 4) -> BatchFixture {
+    let table = MACTable(configuration: .init(maxLearned: max(known, 1024)))
+    for i in 0..<known { _ = table.learn(station(i), port: i % ports, now: Timestamp(milliseconds: 1_000)) }
+    let config = BridgeConfiguration(ports: (0..<ports).map { PortConfiguration(name: "p\($0)") })
+    let engine = try! ForwardingEngine(table: table, configuration: config)
+    var rng = SplitMix(seed: 42)
+    var raw: [([UInt8], Int)] = []
+    while raw.count < 256 {
+        let s = Int(rng.next() % UInt64(known)), d = Int(rng.next() % UInt64(known))
+        if s % ports == d % ports { continue }
+        raw.append((frameBytes(dst: station(d), src: station(s)), s % ports))
+    }
+    return BatchFixture(engine: engine, frames: raw)
+}
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+final class TableFixture: @unchecked Sendable {
+    let table: MACTable
+    let keys: [MACAddress]
+    let missKeys: [MACAddress]
+    var cursor = 0
+    var fresh: UInt64 = 0
+    init(known: Int, maxLearned: Int = 65_536) {
+        table = MACTable(configuration: .init(maxLearned: maxLearned))
+        var rng = SplitMix(seed: 7)
+        keys = (0..<known).map { _ in MACAddress(rawValue: (rng.next() & 0xFEFF_FFFF_FFFF) | 0x0200_0000_0000) }
+        missKeys = (0..<known).map { _ in MACAddress(rawValue: (rng.next() & 0xFEFF_FFFF_FFFF) | 0x0600_0000_0000) }
+        for (i, k) in keys.enumerated() { _ = table.learn(k, port: i % 8, now: Timestamp(milliseconds: 1)) }
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.throughput, .wallClock, .cpuTotal, .mallocCountTotal],
+        warmupIterations: 3,
+        maxDuration: .seconds(2),
+        maxIterations: 1_000_000
+    )
+
+    // MARK: MAC table
+
+    let lookups = TableFixture(known: 65_536)
+    Benchmark("MACTable lookup hit (65,536 MACs)", configuration: .init(scalingFactor: .mega)) { benchmark in
+        let keys = lookups.keys
+        let mask = keys.count - 1
+        var i = 0
+        for _ in benchmark.scaledIterations {
+            blackHole(lookups.table.lookup(keys[i & mask]))
+            i &+= 40_503
+        }
+    }
+    Benchmark("MACTable lookup miss (65,536 MACs)", configuration: .init(scalingFactor: .mega)) { benchmark in
+        let keys = lookups.missKeys
+        let mask = keys.count - 1
+        var i = 0
+        for _ in benchmark.scaledIterations {
+            blackHole(lookups.table.lookup(keys[i & mask]))
+            i &+= 40_503
+        }
+    }
+    Benchmark("MACTable learn refresh (known station, same port)", configuration: .init(scalingFactor: .mega)) { benchmark in
+        let keys = lookups.keys
+        let mask = keys.count - 1
+        var i = 0
+        let now = Timestamp(milliseconds: 5)
+        for _ in benchmark.scaledIterations {
+            let k = i & mask
+            blackHole(lookups.table.learn(keys[k], port: k % 8, now: now))
+            i &+= 40_503
+        }
+    }
+    let learner = TableFixture(known: 0, maxLearned: 65_536)
+    Benchmark("MACTable learn new (full table evicts, as under MAC flooding)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let table = learner.table
+        var n = learner.fresh
+        for _ in benchmark.scaledIterations {
+            n &+= 1
+            blackHole(table.learn(MACAddress(rawValue: 0x0200_0000_0000 | (n &* 0x9E37_79B9) & 0xFFFF_FFFF), port: Int(n % 4), now: Timestamp(milliseconds: n)))
+        }
+        learner.fresh = n
+    }
+
+    // MARK: Engine batches (256 frames per iteration: frames/s = 256 x throughput)
+
+    let small = knownUnicastFixture(known: 1_000)
+    Benchmark("Engine batch of 256, known unicast, 1,000 MACs", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations { small.run() }
+    }
+    let large = knownUnicastFixture(known: 65_536)
+    Benchmark("Engine batch of 256, known unicast, 65,536 MACs", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations { large.run() }
+    }
+
+    let flood: BatchFixture = {
+        let config = BridgeConfiguration(ports: (0..<8).map { PortConfiguration(name: "p\($0)") })
+        let engine = try! ForwardingEngine(table: MACTable(), configuration: config)
+        var raw: [([UInt8], Int)] = []
+        for i in 0..<256 {
+            let dst: MACAddress = i % 3 == 0 ? .broadcast : (i % 3 == 1 ? MACAddress(rawValue: 0x0100_5E00_0001) : station(100_000 + i))
+            raw.append((frameBytes(dst: dst, src: station(i % 64)), i % 8))
+        }
+        return BatchFixture(engine: engine, frames: raw)
+    }()
+    Benchmark("Engine batch of 256, flood-heavy (broadcast, multicast, unknown unicast; 8 ports)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations { flood.run() }
+    }
+
+    let vlan: BatchFixture = {
+        // Port 0 is a trunk of VLANs 10-13; ports 1-4 are access ports of one VLAN each.
+        var ports = [PortConfiguration(name: "trunk", pvid: nil, vlans: VLANSet([10, 11, 12, 13]), untaggedVLANs: VLANSet())]
+        for v in 0..<4 {
+            let vid = UInt16(10 + v)
+            ports.append(PortConfiguration(name: "acc\(vid)", pvid: vid, vlans: VLANSet([vid]), untaggedVLANs: VLANSet([vid])))
+        }
+        let table = MACTable()
+        for i in 0..<1_000 {
+            let vid = UInt16(10 + i % 4)
+            let onTrunk = (i / 4) % 2 == 0
+            _ = table.learn(station(i), vlan: vid, port: onTrunk ? 0 : 1 + i % 4, now: Timestamp(milliseconds: 1))
+        }
+        let engine = try! ForwardingEngine(table: table, configuration: BridgeConfiguration(ports: ports, vlanFiltering: true))
+        var raw: [([UInt8], Int)] = []
+        var rng = SplitMix(seed: 3)
+        while raw.count < 256 {
+            let s = Int(rng.next() % 1_000), d = Int(rng.next() % 1_000)
+            guard s % 4 == d % 4, (s / 4) % 2 != (d / 4) % 2 else { continue }  // same VLAN, trunk <-> access
+            let vid = UInt16(10 + s % 4)
+            if (s / 4) % 2 == 0 {
+                raw.append((frameBytes(dst: station(d), src: station(s), tag: VLANTag(vid: vid)), 0))
+            } else {
+                raw.append((frameBytes(dst: station(d), src: station(s)), 1 + s % 4))
+            }
+        }
+        return BatchFixture(engine: engine, frames: raw)
+    }()
+    Benchmark("Engine batch of 256, VLAN filtering (trunk and access ports)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations { vlan.run() }
+    }
+
+    // MARK: The whole pass: ports -> engine -> ports, in memory.
+
+    final class PassFixture: @unchecked Sendable {
+        let forwarder: Forwarder
+        let input: MemoryPort
+        init() {
+            let ports = (0..<4).map { MemoryPort(name: "p\($0)", slotCount: 512, recordsTransmitted: false) }
+            let table = MACTable()
+            for i in 0..<1_000 { _ = table.learn(station(i), port: i % 4, now: Timestamp(milliseconds: 1)) }
+            let engine = try! ForwardingEngine(table: table, configuration: BridgeConfiguration(ports: (0..<4).map { PortConfiguration(name: "p\($0)") }))
+            forwarder = Forwarder(engine: engine, ports: ports)
+            input = ports[0]
+            for i in 0..<256 {
+                let d = 1 + 4 * (i % 249)  // stations on ports 1 (known unicast)
+                try! input.inject(frameBytes(dst: station(d), src: station(4 * (i % 250))))
+            }
+        }
+    }
+    let pass = PassFixture()
+    Benchmark("Forwarder pass of 256 frames (memory ports, known unicast)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let ready = PortMask(port: 0)
+        for _ in benchmark.scaledIterations {
+            let n = pass.forwarder.runOnce(ready: ready, now: Timestamp(milliseconds: 2))
+            pass.input.rewind(n)
+        }
+    }
+}
