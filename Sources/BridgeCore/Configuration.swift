@@ -149,6 +149,7 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
     case invalidPVID(port: String, UInt16)
     case invalidVLANList(String)
     case unknownFlag(String)
+    case invalidPortSpec(String, String)
 
     public var description: String {
         switch self {
@@ -159,7 +160,9 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
         case .duplicatePort(let n): return "port \(n) is listed twice"
         case .invalidPVID(let n, let v): return "port \(n): PVID \(v) is out of range (1-4094)"
         case .invalidVLANList(let t): return "invalid VLAN list '\(t)': use IDs 1-4094 like 1,10-20"
-        case .unknownFlag(let f): return "unknown port flag '\(f)'"
+        case .unknownFlag(let f):
+            return "unknown port option '\(f)' (flags: learning, flood, mcast_flood, bcast_flood, hairpin, isolated, disabled)"
+        case .invalidPortSpec(let spec, let why): return "invalid port '\(spec)': \(why)"
         }
     }
 }

@@ -1,10 +1,134 @@
+// `swbridge run`: parse options into BridgeOptions, start the bridge in the foreground, stop
+// cleanly on SIGINT/SIGTERM and print the final statistics.
 import ArgumentParser
+import BridgeCore
+import BridgeService
+import Logging
+import PacketIO
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Set by the signal handler (an atomic store is async-signal-safe), polled by `run`.
+let stopSignal = Atomic<Int32>(0)
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a bridge between interfaces (foreground).")
-    @Option(name: .long, help: "Bridge name (control socket /run/swbridge/NAME.sock).")
+    static let configuration = CommandConfiguration(
+        abstract: "Run a bridge between interfaces, in the foreground, until SIGINT or SIGTERM.",
+        discussion: """
+            Example: swbridge run --name br0 --port veth1 --port veth2:hairpin --ageing 300
+            Inspect it from another shell with `swbridge fdb show`, `swbridge link show`, `swbridge stats`.
+            """)
+
+    @Option(name: .long, help: "Bridge name: the control socket is /run/swbridge/NAME.sock.")
     var name: String = "br0"
-    func run() throws {
-        throw ValidationError("not wired yet")
+
+    @Option(name: .customLong("port"), help: ArgumentHelp("A bridge port (repeat for each).", discussion: PortSpec.help))
+    var ports: [String] = []
+
+    @Option(name: .long, help: "FDB ageing time in seconds (0: never).")
+    var ageing: Int = 300
+
+    @Option(name: .long, help: "Maximum learned FDB entries (static ones not counted).")
+    var maxLearned: Int = 65_536
+
+    @Option(name: .long, help: "Maximum static FDB entries.")
+    var maxStatic: Int = 4_096
+
+    @Flag(name: .long, help: "Forward by VLAN: per-port PVID, member and untagged VLANs.")
+    var vlanFiltering = false
+
+    @Option(name: .long, help: "VLAN protocol used by VLAN filtering: 802.1Q or 802.1ad.")
+    var vlanProtocol: String = "802.1Q"
+
+    @Option(name: .long, help: "Linux group_fwd_mask: bit N forwards 01:80:c2:00:00:0N (bits 0-2 never).")
+    var groupFwdMask: String = "0"
+
+    @Option(name: .long, help: "Forwarding threads (PACKET_FANOUT shares each port's traffic among them).")
+    var threads: Int = 1
+
+    @Flag(name: .long, help: "Busy-poll the rings instead of sleeping (lower latency, one full core per thread).")
+    var busyPoll = false
+
+    @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).")
+    var ring: String = "v2"
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Option(name: .long, help: .hidden)
+    var runDir: String = ControlServer.defaultRunDirectory
+
+    func options() throws -> BridgeOptions {
+        var o = BridgeOptions()
+        o.name = name
+        guard !ports.isEmpty else { throw ValidationError("give at least one --port INTERFACE") }
+        do {
+            o.bridge.ports = try ports.map { spec throws(ConfigurationError) in try PortSpec.parse(spec) }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        guard ageing >= 0 else { throw ValidationError("--ageing must be 0 or more seconds") }
+        guard maxLearned >= 1 && maxLearned <= 4_194_304 else { throw ValidationError("--max-learned must be 1...4194304") }
+        guard maxStatic >= 0 && maxStatic <= 1_048_576 else { throw ValidationError("--max-static must be 0...1048576") }
+        o.table = MACTable.Configuration(maxLearned: maxLearned, maxStatic: maxStatic, ageingTime: .seconds(ageing))
+        o.bridge.vlanFiltering = vlanFiltering
+        switch vlanProtocol.lowercased() {
+        case "802.1q", "0x8100": o.bridge.vlanProtocol = EtherType.vlan
+        case "802.1ad", "0x88a8": o.bridge.vlanProtocol = EtherType.qinq
+        default: throw ValidationError("--vlan-protocol must be 802.1Q or 802.1ad")
+        }
+        let mask = groupFwdMask.lowercased()
+        guard let m = mask.hasPrefix("0x") ? UInt16(mask.dropFirst(2), radix: 16) : UInt16(mask) else {
+            throw ValidationError("--group-fwd-mask must be a 16-bit number like 0x4000")
+        }
+        o.bridge.groupForwardMask = m
+        do { try o.bridge.validate() } catch { throw ValidationError(error.description) }
+        guard threads >= 1 && threads <= 16 else { throw ValidationError("--threads must be 1...16") }
+        o.threads = threads
+        o.busyPoll = busyPoll
+        switch ring.lowercased() {
+        case "v2": o.ring.ringVersion = .v2
+        case "v3": o.ring.ringVersion = .v3
+        default: throw ValidationError("--ring must be v2 or v3")
+        }
+        o.runDirectory = runDir
+        return o
     }
+
+    func run() throws {
+        let opts = try options()
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "swbridge.\(opts.name)")
+        guard geteuid() == 0 else {
+            throw ValidationError("swbridge run needs root (CAP_NET_RAW and CAP_NET_ADMIN) to open AF_PACKET sockets")
+        }
+        let bridge: Bridge
+        do {
+            bridge = try Bridge(options: opts, logger: logger)
+        } catch {
+            printError("\(error)")
+            throw ExitCode.failure
+        }
+        signal(SIGINT) { _ in stopSignal.store(1, ordering: .relaxed) }
+        signal(SIGTERM) { _ in stopSignal.store(1, ordering: .relaxed) }
+        signal(SIGPIPE, SIG_IGN)
+        bridge.run(stopWhen: { stopSignal.load(ordering: .relaxed) != 0 })
+        print(ControlFormatting.stats(bridge.statisticsReport()))
+        bridge.close()
+    }
+}
+
+func printError(_ message: String) {
+    var m = "swbridge: " + message + "\n"
+    m.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }

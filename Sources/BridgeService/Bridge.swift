@@ -1,0 +1,355 @@
+// Bridge: the running bridge process. It opens the ports, starts the forwarding workers and
+// the control socket, and supervises: ages the FDB in bounded slices, notices ports whose
+// interface vanished (flushes their learned entries, marks them down, keeps forwarding among
+// the others) and re-attaches an interface of that name when it comes back. `run()` blocks
+// until `requestStop()` (a signal handler may call it), then shuts down cleanly: workers
+// stopped, sockets closed (promiscuity ends with them), socket file removed.
+
+import BridgeCore
+import Foundation
+import Logging
+import PacketIO
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Errors starting or running a bridge.
+public enum BridgeError: Error, CustomStringConvertible {
+    case noPorts
+    case invalid(String)
+    case port(String, PacketIOError)
+    case system(String, Int32)
+
+    public var description: String {
+        switch self {
+        case .noPorts: return "a bridge needs at least one --port"
+        case .invalid(let s): return s
+        case .port(let name, let e): return "port \(name): \(e)"
+        case .system(let op, let e): return "\(op) failed: \(String(cString: strerror(e)))"
+        }
+    }
+}
+
+/// Everything `swbridge run` configures.
+public struct BridgeOptions: Sendable {
+    public var name: String = "br0"
+    public var bridge = BridgeConfiguration()
+    public var table = MACTable.Configuration()
+    /// Forwarding threads; more than one uses PACKET_FANOUT.
+    public var threads: Int = 1
+    /// Spin on the rings instead of sleeping in poll (one full core per thread).
+    public var busyPoll = false
+    public var ring = AFPacketPort.Configuration()
+    public var runDirectory = ControlServer.defaultRunDirectory
+    /// How often to look for vanished ports' interfaces coming back.
+    public var reattachInterval: Duration = .milliseconds(500)
+
+    public init() {}
+}
+
+/// Runtime state of a port (guarded by the bridge's lock).
+struct PortRuntime {
+    var attached: Bool
+    var reason: String?
+    /// Kernel ring counters of sockets already closed (re-attached ports start from these).
+    var retired = AFPacketStatistics()
+}
+
+public final class Bridge: @unchecked Sendable {
+    public let options: BridgeOptions
+    public let table: MACTable
+    private let logger: Logger
+    private var workers: [ForwardingWorker] = []
+    private var threads: [Thread] = []
+    private var control: ControlServer?
+    private let runtime: Mutex<[PortRuntime]>
+    private let stopRequested = Atomic<Bool>(false)
+    private let started = monotonicNow()
+
+    /// Opens every port (failing clearly on an unknown interface) and the control socket.
+    public init(options: BridgeOptions, logger: Logger) throws {
+        guard !options.bridge.ports.isEmpty else { throw BridgeError.noPorts }
+        guard options.threads >= 1 && options.threads <= 16 else { throw BridgeError.invalid("--threads must be 1...16") }
+        try options.bridge.validate()
+        self.options = options
+        self.logger = logger
+        table = MACTable(configuration: options.table)
+        runtime = Mutex(Array(repeating: PortRuntime(attached: true), count: options.bridge.ports.count))
+
+        // Ports first: an unknown interface must fail before anything is started.
+        var perWorker: [[AFPacketPort?]] = []
+        for w in 0..<options.threads {
+            var ports: [AFPacketPort?] = []
+            for p in options.bridge.ports {
+                do {
+                    ports.append(try AFPacketPort(interface: p.name, configuration: Self.ringConfiguration(options, worker: w)))
+                } catch {
+                    throw BridgeError.port(p.name, error)
+                }
+            }
+            perWorker.append(ports)
+        }
+        for (w, ports) in perWorker.enumerated() {
+            workers.append(try ForwardingWorker(id: w, table: table, configuration: options.bridge, ports: ports,
+                                                busyPoll: options.busyPoll, logger: logger))
+        }
+        control = try ControlServer(bridge: options.name, runDirectory: options.runDirectory) { [weak self] request in
+            guard let self else { return .failure("bridge is shutting down") }
+            return self.handle(request)
+        }
+    }
+
+    static func ringConfiguration(_ options: BridgeOptions, worker: Int) -> AFPacketPort.Configuration {
+        options.ring
+    }
+
+    /// Asks `run()` to return (async-signal-safe: one atomic store).
+    public func requestStop() {
+        stopRequested.store(true, ordering: .relaxed)
+    }
+
+    /// Starts the workers and supervises until `requestStop()`; then shuts down.
+    public func run(stopWhen external: () -> Bool = { false }) {
+        for w in workers {
+            let t = Thread { w.run() }
+            t.name = "swbridge-fwd\(w.id)"
+            t.stackSize = 1 << 20
+            threads.append(t)
+            t.start()
+        }
+        logger.info("bridge \(options.name) forwarding between \(options.bridge.ports.map(\.name).joined(separator: ", ")) (\(options.ring.ringVersion), \(options.threads) thread(s))")
+        var lastReattach = monotonicNow()
+        while !stopRequested.load(ordering: .relaxed) && !external() {
+            usleep(50_000)
+            let now = monotonicNow()
+            // A full sweep of the table about once a second, in slices of bounded work.
+            table.age(now: now, budget: max(table.capacity / 20, 1024))
+            collectFaults()
+            if now.milliseconds &- lastReattach.milliseconds >= options.reattachInterval.milliseconds {
+                reattachVanishedPorts()
+                lastReattach = now
+            }
+        }
+        shutdown()
+    }
+
+    /// Stops workers, closes sockets, removes the control socket.
+    private func shutdown() {
+        control?.stop()
+        control = nil
+        for w in workers { w.send(.stop) }
+        let deadline = monotonicNow().milliseconds + 2_000
+        while workers.contains(where: { !$0.isDone }) && monotonicNow().milliseconds < deadline { usleep(1_000) }
+        collectFaults()
+        logger.info("bridge \(options.name) stopped")
+    }
+
+    /// Final statistics, for printing after `run()` returns.
+    public func statisticsReport() -> StatsReport { makeStats() }
+
+    /// Releases sockets (also done by deinit).
+    public func close() {
+        workers.removeAll()  // their deinit closes the sockets
+    }
+
+    // MARK: - Port faults
+
+    private func collectFaults() {
+        for w in workers {
+            let faults = w.faults.withLock { f -> [PortFault] in
+                defer { f.removeAll() }
+                return f
+            }
+            for f in faults {
+                let final = f.port.port.statistics()
+                f.port.port.close()
+                let name = options.bridge.ports[f.index].name
+                let wasAttached = runtime.withLock { rt -> Bool in
+                    let was = rt[f.index].attached
+                    rt[f.index].attached = false
+                    rt[f.index].reason = f.reason
+                    rt[f.index].retired = Self.sum(rt[f.index].retired, final)
+                    return was
+                }
+                if wasAttached {
+                    let flushed = table.flush(port: f.index)
+                    logger.warning("port \(name): \(f.reason); detached, \(flushed) learned entries flushed; forwarding goes on among the other ports")
+                    applyRuntimeStates()
+                }
+            }
+        }
+    }
+
+    private func reattachVanishedPorts() {
+        let detached = runtime.withLock { rt in rt.indices.filter { !rt[$0].attached } }
+        guard !detached.isEmpty else { return }
+        for i in detached {
+            let name = options.bridge.ports[i].name
+            guard (try? Interface.index(of: name)) != nil else { continue }
+            // The interface is back (it may be a new one of the same name): open it on every worker.
+            var opened: [AFPacketPort] = []
+            do {
+                for w in workers.indices {
+                    opened.append(try AFPacketPort(interface: name, configuration: Self.ringConfiguration(options, worker: w)))
+                }
+            } catch {
+                for p in opened { p.close() }
+                logger.debug("port \(name): not ready yet: \(error)")
+                continue
+            }
+            // Any worker that still holds a socket on the old interface reports it as a fault;
+            // a new one replaces it.
+            for (w, p) in zip(workers, opened) { w.send(.attach(index: i, PortHandoff(port: p))) }
+            runtime.withLock { rt in
+                rt[i].attached = true
+                rt[i].reason = nil
+            }
+            applyRuntimeStates()
+            logger.info("port \(name): interface is back; re-attached")
+        }
+    }
+
+    /// The configuration the engines run with: detached ports are disabled, so floods skip them
+    /// and unicast to them is dropped as egress-blocked.
+    private func applyRuntimeStates() {
+        var config = options.bridge
+        let rt = runtime.withLock { $0 }
+        for i in config.ports.indices where !rt[i].attached { config.ports[i].state = .disabled }
+        for w in workers { w.send(.apply(config)) }
+    }
+
+    static func sum(_ a: AFPacketStatistics, _ b: AFPacketStatistics) -> AFPacketStatistics {
+        var s = a
+        s.kernelPackets &+= b.kernelPackets
+        s.kernelDrops &+= b.kernelDrops
+        s.kernelFreezeCount &+= b.kernelFreezeCount
+        s.receivedFrames &+= b.receivedFrames
+        s.transmittedFrames &+= b.transmittedFrames
+        s.transmitErrors &+= b.transmitErrors
+        s.transmitDroppedBusy &+= b.transmitDroppedBusy
+        s.transmitDroppedOversize &+= b.transmitDroppedOversize
+        s.transmitDroppedMalformed &+= b.transmitDroppedMalformed
+        s.transmitDroppedClosed &+= b.transmitDroppedClosed
+        s.droppedTruncated &+= b.droppedTruncated
+        return s
+    }
+
+    // MARK: - Control requests
+
+    private func portIndex(_ dev: String) -> Int? { options.bridge.ports.firstIndex { $0.name == dev } }
+
+    private func handle(_ request: ControlRequest) -> ControlResponse {
+        switch request {
+        case .fdbShow:
+            let now = monotonicNow()
+            let rows = table.entries(now: now).map { e in
+                FDBRow(e, dev: e.port < options.bridge.ports.count ? options.bridge.ports[e.port].name : "port\(e.port)",
+                       vlanFiltering: options.bridge.vlanFiltering)
+            }
+            return .success(.fdb(rows))
+        case .fdbAdd(let text, let dev, let vlan):
+            return fdbChange(text, dev: dev, vlan: vlan) { mac, port, vid in
+                guard let port else { return 0 }
+                try table.addStatic(mac, vlan: vid, port: port)
+                return 1
+            }
+        case .fdbDel(let text, let dev, let vlan):
+            return fdbChange(text, dev: dev, vlan: vlan) { mac, port, vid in
+                if let port, let e = table.entries(now: monotonicNow()).first(where: { $0.mac == mac && $0.vlan == vid }), e.port != port {
+                    return 0  // bridge(8): the entry must be on the named device
+                }
+                return table.remove(mac, vlan: vid) ? 1 : 0
+            }
+        case .fdbFlush(let dev):
+            if let dev {
+                guard let i = portIndex(dev) else { return .failure("no port named '\(dev)' on bridge \(options.name)") }
+                return .success(.changed(entries: table.flush(port: i)))
+            }
+            return .success(.changed(entries: table.flush()))
+        case .linkShow:
+            return .success(.links(makeLinks()))
+        case .stats:
+            return .success(.stats(makeStats()))
+        }
+    }
+
+    /// Parses an fdb add/del request and applies `body` per VLAN: the named VLAN, or (as
+    /// bridge(8) does without `vlan`) every VLAN of the port with filtering on, VLAN 0 without.
+    private func fdbChange(
+        _ text: String, dev: String?, vlan: UInt16?, _ body: (MACAddress, Int?, UInt16) throws -> Int
+    ) -> ControlResponse {
+        let mac: MACAddress
+        do { mac = try MACAddress(parsing: text) } catch { return .failure(error.description) }
+        var port: Int? = nil
+        if let dev {
+            guard let i = portIndex(dev) else { return .failure("no port named '\(dev)' on bridge \(options.name)") }
+            port = i
+        }
+        var vlans: [UInt16]
+        if let vlan {
+            guard vlan >= 1 && vlan <= 4094 || (vlan == 0 && !options.bridge.vlanFiltering) else {
+                return .failure("VLAN \(vlan) is out of range (1-4094)")
+            }
+            vlans = [vlan]
+        } else if options.bridge.vlanFiltering, let port {
+            vlans = options.bridge.ports[port].vlans.members
+        } else {
+            vlans = [0]
+        }
+        if !options.bridge.vlanFiltering && vlans != [0] {
+            return .failure("VLAN filtering is off on \(options.name): entries have no VLAN")
+        }
+        var changed = 0
+        do {
+            for v in vlans { changed += try body(mac, port, v) }
+        } catch let e as FDBError {
+            return .failure(e.description)
+        } catch {
+            return .failure("\(error)")
+        }
+        return .success(.changed(entries: changed))
+    }
+
+    private func makeLinks() -> [LinkRow] {
+        let rt = runtime.withLock { $0 }
+        return options.bridge.ports.enumerated().map { i, p in
+            let state = try? Interface.state(of: p.name)
+            var config = p
+            if !rt[i].attached { config.state = .disabled }
+            return LinkRow(
+                index: (try? Interface.index(of: p.name)).map(Int.init) ?? 0, port: config, attached: rt[i].attached,
+                operUp: state?.operationalUp ?? false, mtu: try? Interface.mtu(of: p.name),
+                mac: try? Interface.macAddress(of: p.name), learnedEntries: table.learnedEntries(port: i),
+                backend: "af_packet \(options.ring.ringVersion)")
+        }
+    }
+
+    private func makeStats() -> StatsReport {
+        let rt = runtime.withLock { $0 }
+        var rows: [PortStatsRow] = []
+        for (i, p) in options.bridge.ports.enumerated() {
+            var c = PortCounters()
+            var ring = rt[i].retired
+            for w in workers {
+                c += w.counters.snapshot(port: i)
+                if let s = w.published.withLock({ $0[i] }) { ring = Self.sum(ring, s) }
+            }
+            rows.append(PortStatsRow(name: p.name, counters: c, ringPackets: ring.kernelPackets, ringDrops: ring.kernelDrops))
+        }
+        let now = monotonicNow()
+        return StatsReport(
+            bridge: options.name, uptimeSeconds: Double(now.milliseconds - started.milliseconds) / 1000,
+            vlanFiltering: options.bridge.vlanFiltering, ports: rows,
+            fdb: FDBStatsSection(table.statistics, maxLearned: options.table.maxLearned))
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds (negative durations count as zero).
+    var milliseconds: UInt64 {
+        let (s, a) = components
+        return s < 0 ? 0 : UInt64(s) * 1000 + UInt64(a / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,203 @@
+// ForwardingWorker: one forwarding thread. It owns its engine, its Forwarder and its ports'
+// sockets (with --threads N each thread has its own socket per interface, in one PACKET_FANOUT
+// group), waits on them with poll (no busy spinning unless asked) and runs batches. Nothing
+// else touches what it owns: other threads talk to it through a mailbox and a wake-up pipe,
+// and read what it publishes (counters are single-writer atomics; socket statistics are
+// copied out under a lock every 250 ms, since reading them is a syscall that resets them).
+
+import BridgeCore
+import Logging
+import PacketIO
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Moves a port to the thread that will own it. The sender gives it up: no aliasing.
+struct PortHandoff: @unchecked Sendable {
+    let port: AFPacketPort
+}
+
+/// Something a worker must do between batches.
+enum WorkerCommand: Sendable {
+    case attach(index: Int, PortHandoff)
+    case apply(BridgeConfiguration)
+    case stop
+}
+
+/// A port the worker found broken: its interface vanished (or another fatal socket error).
+struct PortFault: Sendable {
+    let index: Int
+    let port: PortHandoff
+    let reason: String
+}
+
+final class ForwardingWorker: @unchecked Sendable {
+    let id: Int
+    let engine: ForwardingEngine
+    let counters: CounterBlock
+    private let forwarder: Forwarder
+    private var ports: [AFPacketPort?]
+    private let busyPoll: Bool
+    private let logger: Logger
+
+    private let mailbox = Mutex<[WorkerCommand]>([])
+    private let pending = Atomic<Bool>(false)
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    /// Socket statistics per port as last published (nil: detached).
+    let published: Mutex<[AFPacketStatistics?]>
+    /// Ports this worker gave up on; the supervisor collects them.
+    let faults = Mutex<[PortFault]>([])
+    private let done = Atomic<Bool>(false)
+
+    init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [AFPacketPort?], busyPoll: Bool, logger: Logger) throws {
+        self.id = id
+        counters = CounterBlock()
+        engine = try ForwardingEngine(table: table, configuration: configuration, counters: counters)
+        self.ports = ports
+        forwarder = Forwarder(engine: engine, ports: ports.map { $0 })
+        self.busyPoll = busyPoll
+        self.logger = logger
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw BridgeError.system("pipe", errno) }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+        _ = fcntl(wakeRead, F_SETFL, O_NONBLOCK)
+        _ = fcntl(wakeWrite, F_SETFL, O_NONBLOCK)
+        published = Mutex(Array(repeating: nil, count: ports.count))
+    }
+
+    deinit {
+        Glibc.close(wakeRead)
+        Glibc.close(wakeWrite)
+        for p in ports { p?.close() }
+    }
+
+    /// Queues a command and wakes the thread.
+    func send(_ command: WorkerCommand) {
+        mailbox.withLock { $0.append(command) }
+        pending.store(true, ordering: .releasing)
+        var b: UInt8 = 1
+        _ = write(wakeWrite, &b, 1)
+    }
+
+    var isDone: Bool { done.load(ordering: .acquiring) }
+
+    /// The thread body. Returns after `.stop`.
+    func run() {
+        var pfds = [pollfd]()
+        var fdPort = [Int]()
+        func rebuild() {
+            pfds.removeAll(keepingCapacity: true)
+            fdPort.removeAll(keepingCapacity: true)
+            pfds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            fdPort.append(-1)
+            for (i, p) in ports.enumerated() {
+                guard let p, p.isOpen else { continue }
+                pfds.append(pollfd(fd: p.fileDescriptor, events: Int16(POLLIN), revents: 0))
+                fdPort.append(i)
+            }
+        }
+        rebuild()
+        var lastPublish: UInt64 = 0
+        var stopping = false
+        while !stopping {
+            if pending.load(ordering: .acquiring) {
+                pending.store(false, ordering: .relaxed)
+                let commands = mailbox.withLock { box -> [WorkerCommand] in
+                    defer { box.removeAll() }
+                    return box
+                }
+                for c in commands {
+                    switch c {
+                    case .stop: stopping = true
+                    case .apply(let config):
+                        do { try engine.apply(config) } catch { logger.error("worker \(id): \(error)") }
+                    case .attach(let index, let handoff):
+                        ports[index]?.close()
+                        ports[index] = handoff.port
+                        forwarder.setPort(index, handoff.port)
+                    }
+                }
+                rebuild()
+                if stopping { break }
+            }
+            let rc = pfds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), busyPoll ? 0 : 100) }
+            if rc < 0 && errno != EINTR {
+                logger.error("worker \(id): poll failed: errno \(errno)")
+                usleep(10_000)
+                continue
+            }
+            var ready: UInt64 = 0
+            var changed = false
+            if busyPoll {
+                for i in fdPort where i >= 0 { ready |= 1 << UInt64(i) }
+            }
+            for k in pfds.indices where pfds[k].revents != 0 {
+                let ev = Int32(pfds[k].revents)
+                let i = fdPort[k]
+                if i < 0 {
+                    var buf = [UInt8](repeating: 0, count: 64)
+                    while read(wakeRead, &buf, buf.count) > 0 {}
+                    continue
+                }
+                if ev & Int32(POLLIN) != 0 { ready |= 1 << UInt64(i) }
+                if ev & (Int32(POLLERR) | Int32(POLLHUP) | Int32(POLLNVAL)) != 0 {
+                    if handleSocketError(port: i) { changed = true }
+                }
+            }
+            if changed {
+                rebuild()
+                ready &= forwarder.attached.rawValue
+            }
+            if ready != 0 {
+                let now = monotonicNow()
+                // Drain what is there, bounded so the mailbox and other ports get their turn.
+                for _ in 0..<64 where forwarder.runOnce(ready: PortMask(rawValue: ready), now: now) > 0 {}
+            }
+            let t = monotonicNow().milliseconds
+            if t &- lastPublish >= 250 {
+                publishStatistics()
+                lastPublish = t
+            }
+        }
+        publishStatistics()
+        done.store(true, ordering: .releasing)
+    }
+
+    /// A socket reported an error: tell a vanished interface (detach) from a link that went
+    /// down (the kernel also reports ENETDOWN then; the socket recovers when it comes up).
+    /// Returns true when the port was detached.
+    private func handleSocketError(port i: Int) -> Bool {
+        guard let p = ports[i] else { return false }
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        _ = getsockopt(p.fileDescriptor, SOL_SOCKET, SO_ERROR, &err, &len)  // also clears it
+        let stillThere = (try? Interface.index(of: p.name)) == p.interfaceIndex
+        if stillThere && err != EBADF {
+            logger.info("port \(p.name): socket reported errno \(err) (link down?); keeping it")
+            return false
+        }
+        forwarder.setPort(i, nil)
+        ports[i] = nil
+        published.withLock { $0[i] = nil }
+        faults.withLock { $0.append(PortFault(index: i, port: PortHandoff(port: p), reason: stillThere ? "socket error \(err)" : "interface vanished")) }
+        return true
+    }
+
+    private func publishStatistics() {
+        var stats: [AFPacketStatistics?] = []
+        stats.reserveCapacity(ports.count)
+        for p in ports { stats.append(p?.statistics()) }
+        published.withLock { $0 = stats }
+    }
+}
+
+/// The monotonic clock in milliseconds (vDSO: no syscall).
+func monotonicNow() -> Timestamp {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Timestamp(milliseconds: UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000)
+}
