@@ -31,6 +31,7 @@ let package = Package(
         ),
         // Lab topologies (namespaces, veth) for integration tests and `swbridge bench`.
         .target(name: "LabKit", swiftSettings: strict),
+        .target(name: "BenchKit", dependencies: ["BridgeCore", "PacketIO", "LabKit"], swiftSettings: strict),
         // The running bridge: ports, forwarding threads, the control socket.
         .target(
             name: "BridgeService",
@@ -48,6 +49,7 @@ let package = Package(
         ),
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"], swiftSettings: strict),
         .testTarget(name: "BridgeServiceTests", dependencies: ["BridgeService", "BridgeCore"], swiftSettings: strict),
+        .testTarget(name: "BenchKitTests", dependencies: ["BenchKit", "BridgeCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["BridgeCore", "PacketIO", "BridgeService", "LabKit"],
