@@ -1,31 +1,81 @@
 // AFPacketPort: a bridge port on one Linux interface through an AF_PACKET socket, receiving
-// from a TPACKET_V3 ring without copies (RxRingV3.swift) and sending batches with sendmmsg
+// from a memory-mapped RX ring without copies and sending batches with sendmmsg
 // (Transmit.swift). With `vnetHeader` (the default) every frame carries its virtio_net_hdr,
 // so GSO super-frames and CHECKSUM_PARTIAL frames cross the bridge intact.
 //
+// Two RX rings, chosen by `Configuration.ringVersion`:
+// - `.v2` (default, RxRingV2.swift): fixed slots with one `tp_status` word each. The kernel
+//   hands every frame over on its own and wakes poll for it, so a lone frame (a ping) is
+//   forwarded at once. Slots are ~74 KiB so a 64 KiB GSO super-frame fits whole; the ring holds
+//   `frameCount` frames of any size (256 by default, 18.5 MiB).
+// - `.v3` (RxRingV3.swift): blocks of densely packed frames, handed over only when a block is
+//   full or its retire timeout (1 ms at least) expires. An open block has no per-frame status
+//   (its frame count grows before a frame is complete), so user space cannot take frames
+//   from it early: at low rates every frame waits for the timeout and ping RTT through the
+//   bridge is ~1-1.7 ms whatever the timer is tuned to. Dense packing gives a deep ring for
+//   small frames (8 MiB holds ~65k 64-byte frames) and one wake-up per block.
+//
+// Measured in one run each (AFPacketPortTests, SWBRIDGE_MEASURE=1: h1 - bridge - h2 over veth,
+// 2 vCPUs shared with other work, so ±30% and more between runs):
+//
+//   | | ping avg / p99 (ms) | TCP 1 stream, offloads on | 64 B, ~300 k/s offered for ~1.7 s |
+//   | kernel bridge | 0.063 / 0.118 | 13.6 Gbit/s | 0% loss |
+//   | V2 (twice)    | 0.102-0.117 / 0.19-0.21 (1.6-1.9x) | 7.6-9.4 Gbit/s | 61-67% loss |
+//   | V3            | 0.995 / 1.31 (16x) | 7.1 Gbit/s | 1% loss |
+//
+// Under heavier load from other processes V2 measured 2.4-2.7x the kernel's RTT (0.135-0.151
+// ms against 0.055-0.061) and V3 23-29x. V2 is the default because only it can meet a latency
+// bound near the kernel bridge's; TCP with GSO super-frames is as fast as with V3 (no
+// truncation, 0 checksum errors). The cost is sustained small-frame overload: with a fixed
+// ~74 KiB slot per frame the ring is shallow, and every frame is its own hand-over (kernel
+// wake-up, slot), so an overloaded V2 port lost more 64-byte frames than V3 in the first run
+// (1024 slots did not cure it: 42-49% loss, while V3 froze and lost 71% in that noisier run).
+// Ports that mostly carry small-frame floods and tolerate ~1 ms can choose `.v3`.
+//
 // Limits: one owning thread (the forwarding thread) calls receive, release, transmit and
-// statistics; a V3 block reaches user space only when full or when its retire timeout
-// expires, so at low rates the timeout is the latency floor (see `Configuration`).
+// statistics.
 
 #if canImport(Glibc)
 import Glibc
 import CLinuxPacket
 import BridgeCore
 
-/// A `Port` on a Linux interface (AF_PACKET, TPACKET_V3 RX ring, sendmmsg TX).
+/// A `Port` on a Linux interface (AF_PACKET, TPACKET_V2 or V3 RX ring, sendmmsg TX).
 public final class AFPacketPort: Port {
     /// Sizes and switches fixed at creation.
+    /// The RX ring's TPACKET version (see the file comment for the trade-off).
+    public enum RingVersion: Sendable, Equatable, CustomStringConvertible {
+        /// Fixed frame slots, one status word each: every frame is handed over (and wakes
+        /// poll) on its own. Low latency at any rate; ~74 KiB of ring per frame slot.
+        case v2
+        /// Blocks of packed frames handed over whole, when full or at the retire timeout:
+        /// dense, but at low rates a frame waits for the timeout (≥ 1 ms).
+        case v3
+
+        public var description: String { self == .v2 ? "TPACKET_V2" : "TPACKET_V3" }
+    }
+
+    /// Sizes and switches fixed at creation.
     public struct Configuration: Sendable, Equatable {
+        /// The RX ring version.
+        public var ringVersion: RingVersion = .v2
         /// Bytes per ring block: a multiple of the page size and larger than the biggest frame
-        /// (a 64 KiB GSO super-frame plus headers), since V3 limits a frame by its block.
+        /// (a 64 KiB GSO super-frame plus headers). V3 limits a frame by its block; V2 cuts
+        /// each block into as many whole-frame slots as fit (7 slots of 74,896 bytes in the
+        /// default 512 KiB; see `RingGeometry`).
         public var blockSize: Int = 1 << 19
-        /// Blocks in the ring. The ring must hold what a Forwarder pass keeps (blocks return
+        /// V3: blocks in the ring. The ring must hold what a Forwarder pass keeps (blocks return
         /// only after the batch was sent: 128 super-frames are ~8 MB) plus what arrives
         /// meanwhile. Measured with 1 TCP stream through veth: 16 x 256 KiB froze the ring
         /// (11-32 drops, ~400-1200 retransmits per GiB); 16 x 512 KiB = 8 MiB had none.
         public var blockCount: Int = 16
-        /// The block retire timeout (ms, at least 1): a partly filled block waits this long
-        /// before user space sees it, so it bounds latency at low rates.
+        /// V2: frame slots in the ring, rounded up to whole blocks. Each slot holds one frame
+        /// of any size, so this is the ring's depth for 64-byte frames and super-frames alike:
+        /// a Forwarder pass holds up to 128 per port, the rest absorbs what arrives meanwhile.
+        /// 256 (259 slots, 37 x 512 KiB = 18.5 MiB) is the default.
+        public var frameCount: Int = 256
+        /// V3: the block retire timeout (ms, at least 1): a partly filled block waits this long
+        /// before user space sees it, so it bounds latency at low rates. Unused by V2.
         public var retireTimeoutMilliseconds: Int = 1
         /// Carry `virtio_net_hdr` on receive and transmit (GSO, checksum offload).
         public var vnetHeader: Bool = true
@@ -48,12 +98,15 @@ public final class AFPacketPort: Port {
     public let name: String
     public let interfaceIndex: Int32
     public let configuration: Configuration
-    /// The socket, for poll(): readable when a ring block is ready.
+    /// The socket, for poll(): readable when a frame (V2) or a ring block (V3) is ready.
     public private(set) var fileDescriptor: Int32
     /// The egress MTU used for the oversize check (read at open, see `refreshMTU`).
     public private(set) var mtu: Int
 
-    let ring: RxRingV3
+    /// The ring as built: version, blocks and (V2) slots.
+    public let ringGeometry: RingGeometry
+
+    let ring: RxRing
     let tx: TransmitBatch
     /// Kernel statistics accumulated across reads (the kernel resets them on each read).
     var kernelPackets: UInt64 = 0
@@ -62,15 +115,7 @@ public final class AFPacketPort: Port {
 
     /// Opens the port on `interface` in the calling thread's network namespace.
     public init(interface: String, configuration: Configuration = Configuration()) throws(PacketIOError) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard configuration.blockSize >= 65_536 + 4096, configuration.blockSize % page == 0,
-            configuration.blockSize <= 1 << 30
-        else {
-            throw .invalidConfiguration("block size \(configuration.blockSize): a multiple of \(page) of at least 69632 bytes")
-        }
-        guard configuration.blockCount >= 2, configuration.blockCount <= 4096 else {
-            throw .invalidConfiguration("block count \(configuration.blockCount): 2 to 4096")
-        }
+        let geometry = try RingGeometry(configuration)
         guard configuration.retireTimeoutMilliseconds >= 1, configuration.retireTimeoutMilliseconds <= 1000 else {
             throw .invalidConfiguration("retire timeout \(configuration.retireTimeoutMilliseconds) ms: 1 to 1000")
         }
@@ -82,25 +127,36 @@ public final class AFPacketPort: Port {
         let s = try AFPacketSocket.open(interface: interface)
         var mapped: (UnsafeMutableRawPointer, Int)? = nil
         do throws(PacketIOError) {
-            try s.setInt(PACKET_VERSION, Int32(TPACKET_V3.rawValue), "PACKET_VERSION")
+            let version = geometry.version == .v2 ? TPACKET_V2.rawValue : TPACKET_V3.rawValue
+            try s.setInt(PACKET_VERSION, Int32(version), "PACKET_VERSION")
             // Both must precede the ring: they change the frame layout the ring is built for.
             if configuration.vnetHeader { try s.setInt(PACKET_VNET_HDR, 1, "PACKET_VNET_HDR") }
-            try s.setInt(PACKET_RESERVE, Int32(RxRingV3.tagHeadroom), "PACKET_RESERVE")
+            try s.setInt(PACKET_RESERVE, Int32(RxRing.tagHeadroom), "PACKET_RESERVE")
             // Older kernels lack it; the ring also skips PACKET_OUTGOING frames itself.
             try? s.setInt(PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING")
             if configuration.qdiscBypass { try s.setInt(PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS") }
 
-            var req = tpacket_req3()
-            req.tp_block_size = UInt32(configuration.blockSize)
-            req.tp_block_nr = UInt32(configuration.blockCount)
-            req.tp_frame_size = 2048  // unused by V3 beyond a consistency check
-            req.tp_frame_nr = UInt32(configuration.blockSize / 2048 * configuration.blockCount)
-            req.tp_retire_blk_tov = UInt32(configuration.retireTimeoutMilliseconds)
-            req.tp_sizeof_priv = 0
-            req.tp_feature_req_word = 0
-            try s.set(PACKET_RX_RING, req, "PACKET_RX_RING")
+            switch geometry.version {
+            case .v2:
+                var req = tpacket_req()
+                req.tp_block_size = UInt32(geometry.blockSize)
+                req.tp_block_nr = UInt32(geometry.blockCount)
+                req.tp_frame_size = UInt32(geometry.slotSize)
+                req.tp_frame_nr = UInt32(geometry.slotCount)
+                try s.set(PACKET_RX_RING, req, "PACKET_RX_RING")
+            case .v3:
+                var req = tpacket_req3()
+                req.tp_block_size = UInt32(geometry.blockSize)
+                req.tp_block_nr = UInt32(geometry.blockCount)
+                req.tp_frame_size = 2048  // unused by V3 beyond a consistency check
+                req.tp_frame_nr = UInt32(geometry.blockSize / 2048 * geometry.blockCount)
+                req.tp_retire_blk_tov = UInt32(configuration.retireTimeoutMilliseconds)
+                req.tp_sizeof_priv = 0
+                req.tp_feature_req_word = 0
+                try s.set(PACKET_RX_RING, req, "PACKET_RX_RING")
+            }
 
-            let length = configuration.blockSize * configuration.blockCount
+            let length = geometry.length
             let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | Int32(MAP_POPULATE), s.fd, 0)
             guard let p, p != MAP_FAILED else {
                 throw .systemCall(operation: "mmap of the \(length)-byte RX ring", interface: interface, errno: errno)
@@ -116,11 +172,19 @@ public final class AFPacketPort: Port {
         self.name = interface
         self.interfaceIndex = ifindex
         self.configuration = configuration
+        self.ringGeometry = geometry
         self.fileDescriptor = s.fd
         self.mtu = mtu
-        ring = RxRingV3(
-            base: mapped!.0, blockSize: configuration.blockSize, blockCount: configuration.blockCount,
-            vnetHeader: configuration.vnetHeader)
+        switch geometry.version {
+        case .v2:
+            ring = RxRingV2(
+                base: mapped!.0, blockSize: geometry.blockSize, blockCount: geometry.blockCount,
+                slotSize: geometry.slotSize, vnetHeader: configuration.vnetHeader)
+        case .v3:
+            ring = RxRingV3(
+                base: mapped!.0, blockSize: geometry.blockSize, blockCount: geometry.blockCount,
+                vnetHeader: configuration.vnetHeader)
+        }
         tx = TransmitBatch(fd: s.fd, configuration: configuration, mtu: mtu)
     }
 
@@ -163,10 +227,12 @@ public final class AFPacketPort: Port {
 
     /// Counters of the port; reading folds in (and resets) the kernel's PACKET_STATISTICS.
     public func statistics() -> AFPacketStatistics {
-        if fileDescriptor >= 0, let st = AFPacketSocket(fd: fileDescriptor, interface: name).readStatistics() {
-            kernelPackets &+= UInt64(st.tp_packets)
-            kernelDrops &+= UInt64(st.tp_drops)
-            kernelFreezes &+= UInt64(st.tp_freeze_q_cnt)
+        if fileDescriptor >= 0,
+            let st = AFPacketSocket(fd: fileDescriptor, interface: name).readStatistics(v3: ringGeometry.version == .v3)
+        {
+            kernelPackets &+= UInt64(st.packets)
+            kernelDrops &+= UInt64(st.drops)
+            kernelFreezes &+= UInt64(st.freezes)
         }
         var s = AFPacketStatistics()
         s.kernelPackets = kernelPackets
@@ -189,21 +255,71 @@ public final class AFPacketPort: Port {
     }
 }
 
+/// The shape of an AFPacketPort's RX ring, derived from its `Configuration`.
+public struct RingGeometry: Sendable, Equatable, CustomStringConvertible {
+    public var version: AFPacketPort.RingVersion
+    public var blockSize: Int
+    public var blockCount: Int
+    /// V2: bytes per frame slot (TPACKET_ALIGN'd, at least 65,696); V3: 0 (no fixed slots).
+    public var slotSize: Int
+    /// V2: frame slots (`frameCount` rounded up to whole blocks); V3: 0.
+    public var slotCount: Int
+    /// Bytes mapped.
+    public var length: Int { blockSize * blockCount }
+
+    /// Checks `configuration` and works out the ring it asks for.
+    public init(_ configuration: AFPacketPort.Configuration) throws(PacketIOError) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        version = configuration.ringVersion
+        blockSize = configuration.blockSize
+        guard blockSize >= 65_536 + 4096, blockSize % page == 0, blockSize <= 1 << 30 else {
+            throw .invalidConfiguration("block size \(blockSize): a multiple of \(page) of at least 69632 bytes")
+        }
+        switch version {
+        case .v3:
+            guard configuration.blockCount >= 2, configuration.blockCount <= 4096 else {
+                throw .invalidConfiguration("block count \(configuration.blockCount): 2 to 4096")
+            }
+            blockCount = configuration.blockCount
+            slotSize = 0
+            slotCount = 0
+        case .v2:
+            guard configuration.frameCount >= 2, configuration.frameCount <= 8192 else {
+                throw .invalidConfiguration("frame count \(configuration.frameCount): 2 to 8192")
+            }
+            guard let size = RxRingV2.slotSize(blockSize: blockSize) else {
+                throw .invalidConfiguration("block size \(blockSize): too small for one V2 frame slot")
+            }
+            let perBlock = blockSize / size
+            slotSize = size
+            blockCount = (configuration.frameCount + perBlock - 1) / perBlock
+            slotCount = blockCount * perBlock
+        }
+    }
+
+    public var description: String {
+        switch version {
+        case .v2: "\(version) \(slotCount) slots of \(slotSize) B in \(blockCount) x \(blockSize / 1024) KiB"
+        case .v3: "\(version) \(blockCount) x \(blockSize / 1024) KiB"
+        }
+    }
+}
+
 /// What an `AFPacketPort` counted. Kernel fields accumulate PACKET_STATISTICS reads.
 public struct AFPacketStatistics: Sendable, Equatable, CustomStringConvertible {
     /// tp_packets: frames the socket saw (the kernel includes its drops).
     public var kernelPackets: UInt64 = 0
     /// tp_drops: frames lost because the ring was full.
     public var kernelDrops: UInt64 = 0
-    /// tp_freeze_q_cnt: times the ring froze because user space held every block.
+    /// tp_freeze_q_cnt: times the ring froze because user space held every block (V3 only).
     public var kernelFreezeCount: UInt64 = 0
     /// Frames handed to the bridge.
     public var receivedFrames: UInt64 = 0
-    /// Ring blocks taken from the kernel.
+    /// Ring blocks taken from the kernel (V3; V2 hands over frames, not blocks: 0).
     public var receivedBlocks: UInt64 = 0
     /// Frames this host sent, seen again (PACKET_IGNORE_OUTGOING unavailable).
     public var skippedOutgoing: UInt64 = 0
-    /// Frames cut short by the ring (larger than a block): dropped.
+    /// Frames cut short by the ring (larger than a V3 block or a V2 slot): dropped.
     public var droppedTruncated: UInt64 = 0
     /// Tags the kernel had stripped and the ring put back.
     public var vlanTagsReinserted: UInt64 = 0

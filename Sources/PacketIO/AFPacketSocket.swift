@@ -52,12 +52,20 @@ struct AFPacketSocket {
         try set(PACKET_ADD_MEMBERSHIP, mreq, "PACKET_ADD_MEMBERSHIP")
     }
 
-    /// Reads (and thereby resets) the kernel's ring statistics.
-    func readStatistics() -> tpacket_stats_v3? {
-        var st = tpacket_stats_v3()
-        var len = socklen_t(MemoryLayout<tpacket_stats_v3>.size)
+    /// Reads (and thereby resets) the kernel's ring statistics: packets, drops and (V3 only)
+    /// freezes. PACKET_STATISTICS has the `tpacket_stats` layout for V1/V2 and
+    /// `tpacket_stats_v3` for V3.
+    func readStatistics(v3: Bool) -> (packets: UInt32, drops: UInt32, freezes: UInt32)? {
+        if v3 {
+            var st = tpacket_stats_v3()
+            var len = socklen_t(MemoryLayout<tpacket_stats_v3>.size)
+            let rc = withUnsafeMutablePointer(to: &st) { getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, $0, &len) }
+            return rc == 0 ? (st.tp_packets, st.tp_drops, st.tp_freeze_q_cnt) : nil
+        }
+        var st = tpacket_stats()
+        var len = socklen_t(MemoryLayout<tpacket_stats>.size)
         let rc = withUnsafeMutablePointer(to: &st) { getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, $0, &len) }
-        return rc == 0 ? st : nil
+        return rc == 0 ? (st.tp_packets, st.tp_drops, 0) : nil
     }
 }
 #endif

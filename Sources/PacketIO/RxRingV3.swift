@@ -1,4 +1,4 @@
-// RxRingV3: the receive side of an AFPacketPort, a TPACKET_V3 ring read in place.
+// RxRingV3: the receive side of an AFPacketPort in `.v3` mode, a TPACKET_V3 ring read in place.
 //
 // The kernel fills blocks of frames and hands a block over by setting its `block_status` to
 // TP_STATUS_USER (when the block is full or its retire timeout expires); user space hands it
@@ -10,24 +10,17 @@
 // Why not read the block the kernel is still filling: V3 publishes no per-frame completion
 // with a barrier (the block's `num_pkts` grows before the frame's status word is even
 // cleared), so frames of an open block cannot be told apart from stale bytes. The retire
-// timeout (1 ms minimum, the unit is ms) is the price; a V2 ring would give per-frame
-// wake-ups but fixed slots that GSO super-frames do not fit.
+// timeout (1 ms minimum, the unit is ms) is the price: at low rates a frame waits for it, so
+// RTT through the bridge is ~1-1.5 ms. RxRingV2 gives per-frame hand-over instead.
 //
-// VLAN: the kernel strips the outer 802.1Q/802.1ad tag into the frame header. The bridge wants
-// it in the bytes, so the ring re-inserts it in place: PACKET_RESERVE leaves 4 spare bytes in
-// front of the vnet header, the vnet header and the two MAC addresses move 4 bytes down and the
-// tag goes after them. Checksum offsets in the vnet header move with the frame.
+// VLAN re-insertion and the skipped frames are shared with V2 (RxRing.swift).
 
 #if canImport(Glibc)
 import Glibc
 import CLinuxPacket
 import BridgeCore
 
-final class RxRingV3 {
-    /// Headroom requested with PACKET_RESERVE: one tag.
-    static let tagHeadroom = 4
-    static let vnetLength = MemoryLayout<virtio_net_hdr>.size  // 10
-
+final class RxRingV3: RxRing {
     // Offsets in the kernel's structures (checked against the C layout at init).
     static let blockStatusOffset = 8
     static let blockNumPacketsOffset = 12
@@ -41,14 +34,9 @@ final class RxRingV3 {
     static let frameVLANTPIDOffset = 36
     /// The sockaddr_ll follows the header at TPACKET_ALIGN(sizeof(tpacket3_hdr)).
     static let frameSockaddrOffset = 48
-    static let sockaddrPacketTypeOffset = 10
 
-    let base: UnsafeMutableRawPointer
     let blockSize: Int
     let blockCount: Int
-    let mapLength: Int
-    let vnetHeader: Bool
-    private(set) var isMapped = true
 
     /// The block being read (open) or to be read next.
     var current = 0
@@ -59,12 +47,6 @@ final class RxRingV3 {
     /// Fully consumed blocks not yet returned: the `held` blocks before `current`.
     var held = 0
 
-    var received: UInt64 = 0
-    var blocksSeen: UInt64 = 0
-    var skippedOutgoing: UInt64 = 0
-    var truncated: UInt64 = 0
-    var tagsReinserted: UInt64 = 0
-
     init(base: UnsafeMutableRawPointer, blockSize: Int, blockCount: Int, vnetHeader: Bool) {
         precondition(clp_block_status_offset() == RxRingV3.blockStatusOffset)
         precondition(clp_block_num_pkts_offset() == RxRingV3.blockNumPacketsOffset)
@@ -74,24 +56,16 @@ final class RxRingV3 {
         precondition(Int(clp_tpacket_align(UInt32(MemoryLayout<tpacket3_hdr>.size))) == RxRingV3.frameSockaddrOffset)
         precondition(MemoryLayout<tpacket3_hdr>.offset(of: \.tp_mac) == RxRingV3.frameMacOffset)
         precondition(MemoryLayout<tpacket3_hdr>.offset(of: \.tp_status) == RxRingV3.frameStatusOffset)
-        self.base = base
         self.blockSize = blockSize
         self.blockCount = blockCount
-        self.mapLength = blockSize * blockCount
-        self.vnetHeader = vnetHeader
         self.next = base
-    }
-
-    func unmap() {
-        guard isMapped else { return }
-        munmap(base, mapLength)
-        isMapped = false
+        super.init(base: base, mapLength: blockSize * blockCount, vnetHeader: vnetHeader)
     }
 
     @inline(__always) func block(_ i: Int) -> UnsafeMutableRawPointer { base + i * blockSize }
 
     /// Hands out up to `frames.count` frames, opening ready blocks as needed.
-    func receive(into frames: UnsafeMutableBufferPointer<ReceivedFrame>, port: Int) -> Int {
+    override func receive(into frames: UnsafeMutableBufferPointer<ReceivedFrame>, port: Int) -> Int {
         var n = 0
         let want = frames.count
         while n < want {
@@ -117,7 +91,7 @@ final class RxRingV3 {
             remaining -= 1
             if remaining > 0 { next = h + Int(h.load(fromByteOffset: RxRingV3.frameNextOffset, as: UInt32.self)) }
 
-            let packetType = h.load(fromByteOffset: RxRingV3.frameSockaddrOffset + RxRingV3.sockaddrPacketTypeOffset, as: UInt8.self)
+            let packetType = h.load(fromByteOffset: RxRingV3.frameSockaddrOffset + RxRing.sockaddrPacketTypeOffset, as: UInt8.self)
             if packetType == UInt8(PACKET_OUTGOING) {
                 skippedOutgoing &+= 1
                 continue
@@ -129,51 +103,19 @@ final class RxRingV3 {
                 continue
             }
             let status = h.load(fromByteOffset: RxRingV3.frameStatusOffset, as: UInt32.self)
-            var start = h + Int(h.load(fromByteOffset: RxRingV3.frameMacOffset, as: UInt16.self))
-            var count = snapLen
-            if status & UInt32(TP_STATUS_VLAN_VALID) != 0 {
-                let tci = UInt16(truncatingIfNeeded: h.load(fromByteOffset: RxRingV3.frameVLANTCIOffset, as: UInt32.self))
-                let tpid = status & UInt32(TP_STATUS_VLAN_TPID_VALID) != 0
-                    ? h.load(fromByteOffset: RxRingV3.frameVLANTPIDOffset, as: UInt16.self) : EtherType.vlan
-                start = reinsertTag(frame: start, tpid: tpid, tci: tci)
-                count += 4
-            }
-            frames[n] = ReceivedFrame(
-                bytes: UnsafeRawBufferPointer(start: start, count: count), port: port,
-                offload: vnetHeader ? UnsafeRawPointer(start - RxRingV3.vnetLength) : nil)
+            frames[n] = frame(
+                start: h + Int(h.load(fromByteOffset: RxRingV3.frameMacOffset, as: UInt16.self)), count: snapLen,
+                status: status,
+                tci: UInt16(truncatingIfNeeded: h.load(fromByteOffset: RxRingV3.frameVLANTCIOffset, as: UInt32.self)),
+                tpid: h.load(fromByteOffset: RxRingV3.frameVLANTPIDOffset, as: UInt16.self), port: port)
             n += 1
         }
         received &+= UInt64(n)
         return n
     }
 
-    /// Moves the vnet header and MAC addresses 4 bytes down into the reserved headroom and
-    /// writes the tag after them; returns the frame's new start.
-    @inline(__always)
-    func reinsertTag(frame: UnsafeMutableRawPointer, tpid: UInt16, tci: UInt16) -> UnsafeMutableRawPointer {
-        let vnet = vnetHeader ? RxRingV3.vnetLength : 0
-        let from = frame - vnet
-        memmove(from - 4, from, vnet + 12)  // the regions overlap
-        let start = frame - 4
-        start.storeBytes(of: tpid.bigEndian, toByteOffset: 12, as: UInt16.self)
-        start.storeBytes(of: tci.bigEndian, toByteOffset: 14, as: UInt16.self)
-        if vnetHeader {
-            // virtio_net_hdr fields are relative to the frame start: they move by the tag.
-            let hdr = start - RxRingV3.vnetLength
-            let flags = hdr.load(fromByteOffset: 0, as: UInt8.self)
-            if flags & UInt8(VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0 {
-                let csumStart = UInt16(littleEndian: hdr.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
-                hdr.storeBytes(of: (csumStart &+ 4).littleEndian, toByteOffset: 6, as: UInt16.self)
-            }
-            let hdrLen = UInt16(littleEndian: hdr.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-            if hdrLen != 0 { hdr.storeBytes(of: (hdrLen &+ 4).littleEndian, toByteOffset: 2, as: UInt16.self) }
-        }
-        tagsReinserted &+= 1
-        return start
-    }
-
     /// Returns fully consumed blocks (and the open one, if used up) to the kernel.
-    func release() {
+    override func release() {
         if isOpen && remaining == 0 {
             isOpen = false
             held += 1

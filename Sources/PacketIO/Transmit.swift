@@ -179,20 +179,20 @@ final class TransmitBatch {
             }
             if let off = f.offload {
                 if delta == 0 {
-                    iov[c] = iovec(iov_base: UnsafeMutableRawPointer(mutating: off), iov_len: RxRingV3.vnetLength)
+                    iov[c] = iovec(iov_base: UnsafeMutableRawPointer(mutating: off), iov_len: RxRing.vnetLength)
                 } else {
                     // The header's offsets count from the frame start, which the edit moves.
-                    slot.copyMemory(from: off, byteCount: RxRingV3.vnetLength)
+                    slot.copyMemory(from: off, byteCount: RxRing.vnetLength)
                     if slot.load(fromByteOffset: 0, as: UInt8.self) & UInt8(VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0 {
                         let cs = Int(UInt16(littleEndian: slot.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
                         slot.storeBytes(of: UInt16(truncatingIfNeeded: cs + delta).littleEndian, toByteOffset: 6, as: UInt16.self)
                     }
                     let hl = Int(UInt16(littleEndian: slot.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
                     if hl != 0 { slot.storeBytes(of: UInt16(truncatingIfNeeded: hl + delta).littleEndian, toByteOffset: 2, as: UInt16.self) }
-                    iov[c] = iovec(iov_base: slot, iov_len: RxRingV3.vnetLength)
+                    iov[c] = iovec(iov_base: slot, iov_len: RxRing.vnetLength)
                 }
             } else {
-                iov[c] = iovec(iov_base: zeroVnet, iov_len: RxRingV3.vnetLength)
+                iov[c] = iovec(iov_base: zeroVnet, iov_len: RxRing.vnetLength)
             }
             c += 1
         }

@@ -22,6 +22,9 @@
 
 static inline unsigned int clp_tpacket_align(unsigned int x) { return TPACKET_ALIGN(x); }
 static inline unsigned int clp_tpacket3_hdrlen(void) { return TPACKET3_HDRLEN; }
+/// TPACKET2_HDRLEN: the V2 frame header plus its sockaddr_ll, where the kernel's MAC offset
+/// computation starts (TPACKET_ALIGN(hdrlen + max(maclen, 16)) + reserve + vnet header).
+static inline unsigned int clp_tpacket2_hdrlen(void) { return TPACKET2_HDRLEN; }
 /// Offset of `tpacket_block_desc.hdr.bh1` (a union member Swift cannot take offsetof of).
 static inline size_t clp_block_desc_bh1_offset(void) { return offsetof(struct tpacket_block_desc, hdr.bh1); }
 /// Offset of `tpacket3_hdr.hv1` (a union member).
@@ -45,8 +48,9 @@ static inline size_t clp_tpacket3_vlan_tpid_offset(void) {
     return offsetof(struct tpacket3_hdr, hv1) + offsetof(struct tpacket_hdr_variant1, tp_vlan_tpid);
 }
 
-/// Block ownership: the kernel and user space hand blocks over through `block_status`; the
-/// reader needs acquire ordering (frame bytes after the flag), the writer release ordering.
+/// Ownership: the kernel and user space hand V3 blocks over through `block_status` and V2
+/// frames through `tp_status`; the reader needs acquire ordering (frame bytes after the
+/// flag), the writer release ordering (the bridge's last access before the kernel's reuse).
 static inline uint32_t clp_load_acquire_u32(const void *p) {
     return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE);
 }

@@ -1,0 +1,134 @@
+// RxRingV2: the receive side of an AFPacketPort in `.v2` mode (the default), a TPACKET_V2 ring
+// of fixed frame slots read in place.
+//
+// Ownership is per frame: the kernel fills the slot at its head, then stores TP_STATUS_USER
+// (with VLAN/checksum flags) in the slot's `tp_status` after a write barrier and wakes poll —
+// for every frame, so a lone frame reaches the bridge at once, with no block timeout. The ring
+// reads `tp_status` with acquire ordering and hands slots back by storing TP_STATUS_KERNEL
+// with release ordering, in ring order, when the bridge is done (`release`). The kernel only
+// fills a slot whose status is exactly TP_STATUS_KERNEL; when the slot at its head is still
+// ours it drops the frame (counted in tp_drops).
+//
+// Slots are fixed, so each must hold the largest frame whole: a GSO super-frame from veth
+// (up to 65,535 bytes of IP plus the Ethernet header and an inner tag) behind the frame header,
+// the sockaddr_ll, the PACKET_RESERVE tag headroom and the vnet header. `slotSize(blockSize:)`
+// picks that size; a frame the slot still cannot hold arrives with tp_snaplen < tp_len and is
+// counted and dropped (`truncated`), never forwarded. The price of fixed slots is memory: a
+// 64-byte frame occupies a ~74 KiB slot, so the ring holds `frameCount` frames of any size
+// (V3 packs small frames densely in its blocks).
+
+#if canImport(Glibc)
+import Glibc
+import CLinuxPacket
+import BridgeCore
+
+final class RxRingV2: RxRing {
+    // Offsets in struct tpacket2_hdr (checked against the C layout at init).
+    static let frameStatusOffset = 0
+    static let frameLenOffset = 4
+    static let frameSnapLenOffset = 8
+    static let frameMacOffset = 12
+    static let frameVLANTCIOffset = 24
+    static let frameVLANTPIDOffset = 26
+    /// The sockaddr_ll follows the header at TPACKET_ALIGN(sizeof(tpacket2_hdr)).
+    static let frameSockaddrOffset = 32
+
+    /// The largest frame a slot must hold whole: 65,535 bytes of IP (the largest GSO
+    /// super-frame without BIG TCP, or a frame at veth's largest MTU), the Ethernet header and
+    /// two tags left in the data (QinQ after the kernel stripped the outer one).
+    static let largestFrame = 65_535 + 14 + 8
+    /// Room before the MAC header in a slot. The kernel puts the MAC header at
+    /// TPACKET_ALIGN(TPACKET2_HDRLEN + max(maclen, 16)) + reserve + vnet - maclen: 80 bytes for
+    /// Ethernet (52 + 16 aligned to 80, + 4 + 10 - 14); 128 leaves room for longer MAC headers.
+    static let slotHeadroom = 128
+
+    /// The slot size for blocks of `blockSize` bytes: at least `slotHeadroom + largestFrame`,
+    /// TPACKET_ALIGN'd, and grown so the block's slots use the whole block. Nil if a block
+    /// cannot hold one slot.
+    static func slotSize(blockSize: Int) -> Int? {
+        let minimum = Int(clp_tpacket_align(UInt32(slotHeadroom + largestFrame)))
+        let perBlock = blockSize / minimum
+        guard perBlock >= 1 else { return nil }
+        return (blockSize / perBlock) & ~(Int(TPACKET_ALIGNMENT) - 1)
+    }
+
+    let slotSize: Int
+    let slotCount: Int
+    /// The address of every slot (slots never straddle blocks, so they are not evenly spaced
+    /// when a block has leftover bytes). Allocated once.
+    let slots: UnsafeMutablePointer<UnsafeMutableRawPointer>
+
+    /// The next slot to look at.
+    var current = 0
+    /// Slots handed out or skipped and not yet returned: the `held` slots before `current`.
+    var held = 0
+
+    init(base: UnsafeMutableRawPointer, blockSize: Int, blockCount: Int, slotSize: Int, vnetHeader: Bool) {
+        precondition(MemoryLayout<tpacket2_hdr>.offset(of: \.tp_status) == RxRingV2.frameStatusOffset)
+        precondition(MemoryLayout<tpacket2_hdr>.offset(of: \.tp_len) == RxRingV2.frameLenOffset)
+        precondition(MemoryLayout<tpacket2_hdr>.offset(of: \.tp_snaplen) == RxRingV2.frameSnapLenOffset)
+        precondition(MemoryLayout<tpacket2_hdr>.offset(of: \.tp_mac) == RxRingV2.frameMacOffset)
+        precondition(MemoryLayout<tpacket2_hdr>.offset(of: \.tp_vlan_tci) == RxRingV2.frameVLANTCIOffset)
+        precondition(MemoryLayout<tpacket2_hdr>.offset(of: \.tp_vlan_tpid) == RxRingV2.frameVLANTPIDOffset)
+        precondition(Int(clp_tpacket_align(UInt32(MemoryLayout<tpacket2_hdr>.size))) == RxRingV2.frameSockaddrOffset)
+        precondition(slotSize % Int(TPACKET_ALIGNMENT) == 0 && slotSize <= blockSize)
+        let perBlock = blockSize / slotSize
+        self.slotSize = slotSize
+        slotCount = perBlock * blockCount
+        slots = .allocate(capacity: slotCount)
+        for i in 0..<slotCount {
+            (slots + i).initialize(to: base + (i / perBlock) * blockSize + (i % perBlock) * slotSize)
+        }
+        super.init(base: base, mapLength: blockSize * blockCount, vnetHeader: vnetHeader)
+    }
+
+    deinit { slots.deallocate() }
+
+    /// Hands out up to `frames.count` frames from the slots the kernel has filled, in order.
+    override func receive(into frames: UnsafeMutableBufferPointer<ReceivedFrame>, port: Int) -> Int {
+        var n = 0
+        let want = frames.count
+        // Every slot lent out: nothing more until the bridge releases some.
+        while n < want && held < slotCount {
+            let h = slots[current]
+            let status = clp_load_acquire_u32(h + RxRingV2.frameStatusOffset)
+            guard status & UInt32(TP_STATUS_USER) != 0 else { break }
+            // Ours until `release`, whether handed out or skipped: slots go back in order.
+            held += 1
+            current = current + 1 == slotCount ? 0 : current + 1
+
+            let packetType = h.load(fromByteOffset: RxRingV2.frameSockaddrOffset + RxRing.sockaddrPacketTypeOffset, as: UInt8.self)
+            if packetType == UInt8(PACKET_OUTGOING) {
+                skippedOutgoing &+= 1
+                continue
+            }
+            let snapLen = Int(h.load(fromByteOffset: RxRingV2.frameSnapLenOffset, as: UInt32.self))
+            let length = Int(h.load(fromByteOffset: RxRingV2.frameLenOffset, as: UInt32.self))
+            if snapLen < length {
+                truncated &+= 1
+                continue
+            }
+            frames[n] = frame(
+                start: h + Int(h.load(fromByteOffset: RxRingV2.frameMacOffset, as: UInt16.self)), count: snapLen,
+                status: status,
+                tci: h.load(fromByteOffset: RxRingV2.frameVLANTCIOffset, as: UInt16.self),
+                tpid: h.load(fromByteOffset: RxRingV2.frameVLANTPIDOffset, as: UInt16.self), port: port)
+            n += 1
+        }
+        received &+= UInt64(n)
+        return n
+    }
+
+    /// Returns every held slot to the kernel, oldest first.
+    override func release() {
+        guard held > 0 else { return }
+        var i = current - held
+        if i < 0 { i += slotCount }
+        for _ in 0..<held {
+            clp_store_release_u32(slots[i] + RxRingV2.frameStatusOffset, UInt32(TP_STATUS_KERNEL))
+            i = i + 1 == slotCount ? 0 : i + 1
+        }
+        held = 0
+    }
+}
+#endif
