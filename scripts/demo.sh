@@ -3,7 +3,8 @@
 # namespace where swbridge bridges the three ports. Shows pings between every pair of hosts,
 # then `fdb show`, `link show` and `stats`, and tears everything down (also on failure or
 # Ctrl-C). Traffic stays inside the namespaces this script creates (198.18.0.0/24).
-# Usage: scripts/demo.sh   (after scripts/setup.sh; SWBRIDGE=path overrides the binary)
+# Usage: scripts/demo.sh [extra swbridge run options, e.g. --threads 2]
+#        (after scripts/setup.sh; SWBRIDGE=path overrides the binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${SWBRIDGE:-$(swift build -c release --show-bin-path)/swbridge}
@@ -40,15 +41,15 @@ for h in "${HOSTS[@]}"; do
 done
 
 step "swbridge run --name $P --port $P-p1 --port $P-p2 --port $P-p3"
-ip netns exec "$BR" "$BIN" run --name "$P" --port "$P-p1" --port "$P-p2" --port "$P-p3" &
+ip netns exec "$BR" "$BIN" run --name "$P" --port "$P-p1" --port "$P-p2" --port "$P-p3" "$@" &
 PID=$!
 for _ in $(seq 100); do [ -S "/run/swbridge/$P.sock" ] && break; sleep 0.1; done
 [ -S "/run/swbridge/$P.sock" ] || { echo "demo: swbridge did not start" >&2; exit 1; }
 
 for pair in "1 2" "1 3" "2 3"; do
-  set -- $pair
-  step "ping host $1 -> host $2"
-  ip netns exec "$P-h$1" ping -c 3 -i 0.2 -W 2 "198.18.0.$2"
+  a=${pair% *}; b=${pair#* }
+  step "ping host $a -> host $b"
+  ip netns exec "$P-h$a" ping -c 3 -i 0.2 -W 2 "198.18.0.$b"
 done
 
 step "swbridge fdb show --name $P"

@@ -80,11 +80,11 @@ public final class Bridge: @unchecked Sendable {
 
         // Ports first: an unknown interface must fail before anything is started.
         var perWorker: [[AFPacketPort?]] = []
-        for w in 0..<options.threads {
+        for _ in 0..<options.threads {
             var ports: [AFPacketPort?] = []
-            for p in options.bridge.ports {
+            for (i, p) in options.bridge.ports.enumerated() {
                 do {
-                    ports.append(try AFPacketPort(interface: p.name, configuration: Self.ringConfiguration(options, worker: w)))
+                    ports.append(try AFPacketPort(interface: p.name, configuration: Self.ringConfiguration(options, port: i)))
                 } catch {
                     throw BridgeError.port(p.name, error)
                 }
@@ -101,8 +101,13 @@ public final class Bridge: @unchecked Sendable {
         }
     }
 
-    static func ringConfiguration(_ options: BridgeOptions, worker: Int) -> AFPacketPort.Configuration {
-        options.ring
+    /// Each port's sockets (one per worker) join one fanout group when there are several
+    /// workers. A group id is unique in the network namespace and bound to one interface, so
+    /// each port gets its own: derived from the process id, so two bridges never collide.
+    static func ringConfiguration(_ options: BridgeOptions, port: Int) -> AFPacketPort.Configuration {
+        var c = options.ring
+        if options.threads > 1 { c.fanoutGroup = UInt16(truncatingIfNeeded: Int(getpid()) &* 64 &+ port) }
+        return c
     }
 
     /// Asks `run()` to return (async-signal-safe: one atomic store).
@@ -191,8 +196,8 @@ public final class Bridge: @unchecked Sendable {
             // The interface is back (it may be a new one of the same name): open it on every worker.
             var opened: [AFPacketPort] = []
             do {
-                for w in workers.indices {
-                    opened.append(try AFPacketPort(interface: name, configuration: Self.ringConfiguration(options, worker: w)))
+                for _ in workers.indices {
+                    opened.append(try AFPacketPort(interface: name, configuration: Self.ringConfiguration(options, port: i)))
                 }
             } catch {
                 for p in opened { p.close() }

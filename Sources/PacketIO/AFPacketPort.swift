@@ -91,6 +91,10 @@ public final class AFPacketPort: Port {
         /// One wait: the POLLOUT timeout for EAGAIN (ms), the pause for ENOBUFS (µs).
         public var transmitPollMilliseconds: Int32 = 1
         public var transmitBackoffMicroseconds: UInt32 = 50
+        /// Join this PACKET_FANOUT group (hash mode): sockets of one group on one interface
+        /// share its frames, each flow always to the same socket (so several forwarding
+        /// threads never reorder a flow). nil: no fanout.
+        public var fanoutGroup: UInt16? = nil
 
         public init() {}
     }
@@ -164,6 +168,11 @@ public final class AFPacketPort: Port {
             mapped = (p, length)
             try s.bind(ifindex: ifindex)
             if configuration.promiscuous { try s.addPromiscuousMembership(ifindex: ifindex) }
+            if let group = configuration.fanoutGroup {
+                // After bind: the group is per interface. Hash mode keeps each flow on one socket.
+                let arg = Int32(group) | Int32(PACKET_FANOUT_HASH) << 16
+                try s.setInt(PACKET_FANOUT, arg, "PACKET_FANOUT")
+            }
         } catch {
             if let (p, length) = mapped { munmap(p, length) }
             Glibc.close(s.fd)
