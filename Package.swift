@@ -41,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "swbridge",
             dependencies: [
-                "BridgeCore", "PacketIO", "BridgeService", "LabKit",
+                "BridgeCore", "PacketIO", "BridgeService", "LabKit", "BenchKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,0 +1,159 @@
+// BridgeUnderTest: the bridges `swbridge bench` compares, each started on a CompareLab's ports
+// and stopped again, so they can take turns (A B A B ...) on the same interfaces:
+// - `kernel`: the Linux bridge (STP off), created inside the bridge namespace;
+// - `swbridge`: this build's `swbridge run`, with any extra options;
+// - `cmd:TEMPLATE`: any other bridge program, given its port names through placeholders.
+// Specs are parsed and validated before any namespace exists, so a typo costs nothing.
+
+import Foundation
+import LabKit
+
+/// A bridge to measure, as named on the command line.
+public enum BridgeSpec: Equatable, Sendable, CustomStringConvertible {
+    case kernel
+    case swbridge(arguments: [String])
+    /// A shell command run in the bridge namespace; `{ports}` becomes the port names separated
+    /// by spaces, `{port1}`... one port each, `{name}` a unique bridge name.
+    case command(template: String)
+
+    /// Parses `kernel`, `swbridge`, `swbridge:--threads 2`, `cmd:TEMPLATE`.
+    public static func parse(_ text: String) throws(BenchError) -> BridgeSpec {
+        if text == "kernel" { return .kernel }
+        if text == "swbridge" { return .swbridge(arguments: []) }
+        if text.hasPrefix("swbridge:") {
+            return .swbridge(arguments: text.dropFirst("swbridge:".count).split(separator: " ").map(String.init))
+        }
+        if text.hasPrefix("cmd:") {
+            let template = String(text.dropFirst(4))
+            guard template.contains("{ports}") || template.contains("{port1}") else {
+                throw .invalidBridge(text, "a cmd: template must name its ports with {ports} or {port1}, {port2}, ...")
+            }
+            var rest = template
+            for key in ["{ports}", "{name}"] { rest = rest.replacingOccurrences(of: key, with: "") }
+            rest = rest.replacingOccurrences(of: #"\{port[0-9]+\}"#, with: "", options: .regularExpression)
+            if let bad = rest.range(of: #"\{[^}]*\}"#, options: .regularExpression) {
+                throw .invalidBridge(text, "unknown placeholder \(rest[bad]) (use {ports}, {port1}..., {name})")
+            }
+            return .command(template: template)
+        }
+        if text == "ovs" {
+            throw .invalidBridge(text, "Open vSwitch is not driven by this version; use cmd: with your own ovs-vsctl script")
+        }
+        throw .invalidBridge(text, "unknown bridge (use kernel, swbridge, swbridge:OPTIONS or cmd:TEMPLATE)")
+    }
+
+    /// A short label for tables and JSON.
+    public var label: String {
+        switch self {
+        case .kernel: return "kernel"
+        case .swbridge(let a): return a.isEmpty ? "swbridge" : "swbridge " + a.joined(separator: " ")
+        case .command(let t): return "cmd:" + t
+        }
+    }
+    public var description: String { label }
+}
+
+/// Errors of a benchmark run.
+public enum BenchError: Error, Equatable, CustomStringConvertible {
+    case invalidBridge(String, String)
+    case bridgeDidNotStart(String, String)
+    case missingTool(String)
+    case invalidOption(String)
+
+    public var description: String {
+        switch self {
+        case .invalidBridge(let b, let why): return "bridge '\(b)': \(why)"
+        case .bridgeDidNotStart(let b, let why): return "bridge \(b) did not start: \(why)"
+        case .missingTool(let t): return "\(t) is not installed (scripts/setup.sh installs it)"
+        case .invalidOption(let s): return s
+        }
+    }
+}
+
+/// A bridge running on a lab; `stop()` returns the lab to bare ports.
+public final class RunningBridge: @unchecked Sendable {
+    public let spec: BridgeSpec
+    /// The process doing the forwarding, when there is one (for its CPU time).
+    public let pid: Int32?
+    private let lab: CompareLab
+    private let name: String
+    private var process: Process?
+
+    private init(spec: BridgeSpec, lab: CompareLab, name: String, process: Process?) {
+        self.spec = spec
+        self.lab = lab
+        self.name = name
+        self.process = process
+        pid = process.map { Self.innermostChild(of: $0.processIdentifier) }
+    }
+
+    /// Starts `spec` on `lab`'s ports and waits until it forwards (control socket, or the
+    /// bridge device up). `swbridgePath` is this build's binary.
+    public static func start(_ spec: BridgeSpec, on lab: CompareLab, swbridgePath: String) throws -> RunningBridge {
+        let name = lab.lab.prefix + "b"
+        let ns = lab.bridgeNamespace
+        switch spec {
+        case .kernel:
+            try lab.lab.mustRun(["ip", "-n", ns, "link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
+            for p in lab.ports { try lab.lab.mustRun(["ip", "-n", ns, "link", "set", p, "master", name]) }
+            try lab.lab.mustRun(["ip", "-n", ns, "link", "set", name, "up"])
+            return RunningBridge(spec: spec, lab: lab, name: name, process: nil)
+        case .swbridge(let extra):
+            var args = [swbridgePath, "run", "--name", name, "--log-level", "warning"]
+            for p in lab.ports { args += ["--port", p] }
+            args += extra
+            let p = try lab.lab.spawn(args, in: ns)
+            let socket = "/run/swbridge/\(name).sock"
+            let deadline = Date().addingTimeInterval(10)
+            while !FileManager.default.fileExists(atPath: socket) {
+                guard p.isRunning else { throw BenchError.bridgeDidNotStart(spec.label, "exited with status \(p.terminationStatus)") }
+                guard Date() < deadline else {
+                    p.terminate()
+                    throw BenchError.bridgeDidNotStart(spec.label, "no control socket after 10 s")
+                }
+                usleep(20_000)
+            }
+            return RunningBridge(spec: spec, lab: lab, name: name, process: p)
+        case .command(let template):
+            var cmd = template.replacingOccurrences(of: "{ports}", with: lab.ports.joined(separator: " "))
+            cmd = cmd.replacingOccurrences(of: "{name}", with: name)
+            for (i, p) in lab.ports.enumerated() { cmd = cmd.replacingOccurrences(of: "{port\(i + 1)}", with: p) }
+            let p = try lab.lab.spawn(["sh", "-c", cmd], in: ns)
+            usleep(500_000)  // no readiness signal from an arbitrary program: give it a moment
+            guard p.isRunning else { throw BenchError.bridgeDidNotStart(spec.label, "exited with status \(p.terminationStatus)") }
+            return RunningBridge(spec: spec, lab: lab, name: name, process: p)
+        }
+    }
+
+    /// Stops the bridge and waits for it; the ports stay.
+    public func stop() {
+        switch spec {
+        case .kernel:
+            _ = try? lab.lab.run(["ip", "-n", lab.bridgeNamespace, "link", "del", name])
+        case .swbridge, .command:
+            guard let p = process else { return }
+            if let pid, pid != p.processIdentifier { kill(pid, SIGTERM) }
+            p.terminate()
+            let deadline = Date().addingTimeInterval(5)
+            while p.isRunning && Date() < deadline { usleep(10_000) }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            process = nil
+        }
+    }
+
+    deinit { stop() }
+
+    /// `ip netns exec` execs the program in place, but `sh -c` may fork: follow single
+    /// children down to the process doing the work.
+    static func innermostChild(of pid: Int32) -> Int32 {
+        var current = pid
+        for _ in 0..<4 {
+            let path = "/proc/\(current)/task/\(current)/children"
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { break }
+            let kids = text.split(separator: " ").compactMap { Int32($0) }
+            guard kids.count == 1 else { break }
+            current = kids[0]
+        }
+        return current
+    }
+}

@@ -1,0 +1,276 @@
+// CompareRunner: a whole `swbridge bench` run. It builds one CompareLab, then for each round
+// starts every bridge in turn on it (A B A B ...: each comparison is a ratio measured side by
+// side), runs the trials, stops the bridge, and finally summarises medians into a
+// CompareReport. Frame trials use this project's own generator and receiver over AF_PACKET
+// in the host namespaces: learning frames first (so unicast is not flooded), then max-rate
+// runs per frame size, a fixed-rate run for one-way latency, and (full mode) an RFC 2544
+// zero-loss search for 64-byte frames. Everything is bounded in time; the lab is torn down on
+// every exit path.
+
+import BridgeCore
+import Foundation
+import LabKit
+import PacketIO
+
+/// What to compare and how hard.
+public struct CompareOptions: Sendable {
+    public var bridges: [BridgeSpec] = [.kernel, .swbridge(arguments: [])]
+    public var hosts = 3
+    public var mtu = 1500
+    public var offloads = OffloadProfile.defaults
+    /// At most ~2 minutes for two bridges.
+    public var quick = false
+    /// Interleaved rounds (default 1 quick, 3 full).
+    public var rounds: Int? = nil
+    public var swbridgePath: String
+    public var version = "dev"
+
+    public init(swbridgePath: String) { self.swbridgePath = swbridgePath }
+
+    var effectiveRounds: Int { rounds ?? (quick ? 1 : 3) }
+    var frameSizes: [FrameSize] { quick ? [64, 1518].map { FrameSize(wireLength: $0) } : FrameSize.rfc2544 }
+    var trialSeconds: Double { quick ? 1 : 3 }
+}
+
+public final class CompareRunner {
+    public let options: CompareOptions
+    private let progress: (String) -> Void
+
+    public init(options: CompareOptions, progress: @escaping (String) -> Void) {
+        self.options = options
+        self.progress = progress
+    }
+
+    /// Runs everything; the lab is gone when it returns or throws.
+    public func run() throws -> CompareReport {
+        let o = options
+        progress("building the lab: \(o.hosts) hosts, MTU \(o.mtu), offloads \(o.offloads.rawValue)")
+        let lab = try CompareLab(hosts: o.hosts, mtu: o.mtu, offloads: o.offloads)
+        defer { lab.teardown() }
+        var trials: [BenchTrial] = []
+        var skipped: [String] = []
+        let iperf = CompareTrials.hasIperf3
+        if !iperf { skipped.append("TCP: iperf3 is not installed (scripts/setup.sh installs it)") }
+        for round in 1...o.effectiveRounds {
+            for spec in o.bridges {
+                let label = spec.label
+                progress("round \(round)/\(o.effectiveRounds): \(label): starting")
+                let bridge: RunningBridge
+                do {
+                    bridge = try RunningBridge.start(spec, on: lab, swbridgePath: o.swbridgePath)
+                } catch {
+                    skipped.append("\(label), round \(round): \(error)")
+                    continue
+                }
+                defer { bridge.stop() }
+                func record(_ kind: String, _ values: [String: Double], note: String? = nil, load: Double) {
+                    trials.append(BenchTrial(bridge: label, round: round, kind: kind, loadAverageBefore: load, values: values, note: note))
+                }
+                var load = BenchEnvironment.loadAverage()
+                progress("round \(round): \(label): idle CPU")
+                let idle = CompareTrials.idleCPU(pid: bridge.pid, seconds: o.quick ? 1 : 2)
+                record("idle", ["idle_cpu_pct": idle.process * 100], load: load)
+
+                load = BenchEnvironment.loadAverage()
+                progress("round \(round): \(label): ping latency")
+                if let rtt = try CompareTrials.pingLatency(lab, count: o.quick ? 100 : 300) {
+                    record("ping", ["ping_avg_us": rtt.average, "ping_p50_us": rtt.p50, "ping_p99_us": rtt.p99,
+                                    "ping_max_us": rtt.maximum, "ping_lost": Double(rtt.lost)], load: load)
+                } else {
+                    record("ping", [:], note: "no ping answered", load: load)
+                }
+
+                if iperf {
+                    for streams in [1, 4] {
+                        load = BenchEnvironment.loadAverage()
+                        progress("round \(round): \(label): TCP, \(streams) stream(s)")
+                        let t = try CompareTrials.tcp(lab, streams: streams, seconds: o.quick ? 3 : 5)
+                        let key = streams == 1 ? "tcp1" : "tcpN"
+                        record(key, ["\(key)_gbps": t.gigabitsPerSecond, "\(key)_retransmits": Double(t.retransmits),
+                                     "tcp_csum_errors": Double(t.checksumErrors), "streams": Double(streams)],
+                               note: t.gigabitsPerSecond == 0 ? "no TCP result (connection failed?)" : nil, load: load)
+                    }
+                }
+
+                do {
+                    try frameTrials(lab: lab, bridge: bridge, round: round, record: { kind, values, load in
+                        record(kind, values, load: load)
+                    })
+                } catch {
+                    skipped.append("\(label), round \(round): frame trials failed: \(error)")
+                }
+            }
+        }
+        let labels = o.bridges.map(\.label)
+        let env = BenchEnvironment.current(hosts: o.hosts, mtu: o.mtu, offloads: o.offloads, rounds: o.effectiveRounds,
+                                           quick: o.quick, version: o.version)
+        return CompareReport(environment: env, bridges: labels, trials: trials,
+                             summaries: CompareReport.summarize(bridges: labels, trials: trials), skipped: skipped)
+    }
+
+    // MARK: - Frame trials
+
+    /// Ports of the generator (host 1) and the receiver (host 2), opened in their namespaces.
+    /// The receiver must outrun every bridge: for throughput it uses a deep V3 ring (32 MiB,
+    /// block hand-over); for latency a V2 ring (per-frame hand-over: no block timeout added).
+    final class FramePorts: @unchecked Sendable {
+        let tx: AFPacketPort
+        let rx: AFPacketPort
+        let lab: CompareLab
+        init(_ lab: CompareLab) throws {
+            self.lab = lab
+            var bulk = AFPacketPort.Configuration()
+            bulk.ringVersion = .v3
+            bulk.blockSize = 1 << 20
+            bulk.blockCount = 32
+            bulk.vnetHeader = false
+            tx = try lab.lab.withNetworkNamespace(lab.hostNamespaces[0]) { try AFPacketPort(interface: "eth0") }
+            rx = try lab.lab.withNetworkNamespace(lab.hostNamespaces[1]) { try AFPacketPort(interface: "eth0", configuration: bulk) }
+        }
+        func latencyReceiver() throws -> AFPacketPort {
+            var c = AFPacketPort.Configuration()
+            c.vnetHeader = false
+            return try lab.lab.withNetworkNamespace(lab.hostNamespaces[1]) { try AFPacketPort(interface: "eth0", configuration: c) }
+        }
+        deinit {
+            tx.close()
+            rx.close()
+        }
+    }
+
+    private func frameTrials(lab: CompareLab, bridge: RunningBridge, round: Int,
+                             record: (String, [String: Double], Double) -> Void) throws {
+        let o = options
+        let ports = try FramePorts(lab)
+        let flows = FlowSpec.standard(count: 16, tag: UInt8(truncatingIfNeeded: round))
+        teachDestinations(ports.rx, flows: flows)
+        let seconds = o.trialSeconds
+        var run: UInt32 = UInt32.random(in: 1...UInt32.max / 2)
+
+        func trial(size: FrameSize, rate: SendRate, duration: Double, rx: AFPacketPort? = nil) -> (GeneratorReport, ReceiverReport, CPUSample) {
+            let rxBox = ReceivePortBox(port: rx ?? ports.rx)
+            run &+= 1
+            let receiver = TrafficReceiver(flowCount: flows.count, run: run)
+            let stop = StopFlag()
+            let rxThread = Thread {
+                var frames = [ReceivedFrame](repeating: ReceivedFrame(bytes: UnsafeRawBufferPointer(start: nil, count: 0), port: 0), count: 256)
+                let rxPort = rxBox.port
+                var pfd = pollfd(fd: rxPort.fileDescriptor, events: Int16(POLLIN), revents: 0)
+                while !stop.isSet {
+                    _ = poll(&pfd, 1, 20)
+                    while true {
+                        let n = frames.withUnsafeMutableBufferPointer { rxPort.receive(into: $0, port: 0) }
+                        if n == 0 { break }
+                        frames.withUnsafeBufferPointer { receiver.consume(UnsafeBufferPointer(rebasing: $0[0..<n]), receivedAt: MonotonicClock.now()) }
+                        rxPort.releaseReceived()
+                    }
+                }
+                stop.done()
+            }
+            rxThread.start()
+            let before = CPUSample.read(pid: bridge.pid)
+            let generator = TrafficGenerator(configuration: GeneratorConfiguration(
+                frameSize: size, flows: flows, run: run, rate: rate, durationNanoseconds: UInt64(duration * 1e9)))
+            let g = generator.run(into: ports.tx)
+            let cpu = CPUSample.read(pid: bridge.pid) - before
+            usleep(200_000)  // frames still in flight through the bridge
+            stop.set()
+            stop.waitDone()
+            return (g, receiver.report(sentPerFlow: g.sentPerFlow), cpu)
+        }
+
+        // Max offered rate, per frame size.
+        var maxDelivered64 = 0.0
+        for size in o.frameSizes {
+            let load = BenchEnvironment.loadAverage()
+            progress("round \(round): \(bridge.spec.label): \(size.wireLength) B frames at max rate for \(seconds) s")
+            let (g, r, cpu) = trial(size: size, rate: .maximum, duration: seconds)
+            let elapsed = Double(g.elapsedNanoseconds) / 1e9
+            let delivered = Double(r.total.unique)
+            var values: [String: Double] = [
+                "size": Double(size.wireLength), "max_rate": 1, "offered_fps": g.sentRate,
+                "delivered_fps": elapsed > 0 ? delivered / elapsed : 0,
+                "loss_pct": r.total.expected > 0 ? 100 * Double(r.total.lost) / Double(r.total.expected) : 0,
+                "reordered": Double(r.total.reordered),
+            ]
+            if size.wireLength == 64 {
+                maxDelivered64 = values["delivered_fps"] ?? 0
+                values["frames64_offered_fps"] = values["offered_fps"]
+                values["frames64_delivered_fps"] = values["delivered_fps"]
+                values["frames64_loss_pct"] = values["loss_pct"]
+                if delivered > 0 {
+                    values["cpu_us_per_frame64"] = cpu.systemBusy / delivered * 1e6
+                    if bridge.pid != nil { values["bridge_cpu_us_per_frame64"] = cpu.process / delivered * 1e6 }
+                }
+            }
+            record("frames", values, load)
+        }
+
+        // One-way latency at a modest fixed rate (64 B, 10,000 frames/s).
+        let load = BenchEnvironment.loadAverage()
+        progress("round \(round): \(bridge.spec.label): one-way latency at 10,000 frames/s")
+        let latencyPort = try ports.latencyReceiver()
+        defer { latencyPort.close() }
+        let (_, lat, _) = trial(size: FrameSize(wireLength: 64), rate: .fixed(framesPerSecond: 10_000), duration: seconds, rx: latencyPort)
+        if let s = lat.latency.summary {
+            record("latency", ["oneway_p50_us": Double(s.p50) / 1000, "oneway_p99_us": Double(s.p99) / 1000,
+                               "oneway_avg_us": s.average / 1000, "oneway_loss_pct": lat.total.lossRatio * 100], load)
+        }
+
+        // RFC 2544 zero-loss throughput of 64 B frames, searched below what was delivered at
+        // max rate (it cannot be higher); fewer trials in quick mode.
+        let ceiling = max(maxDelivered64 * 1.05, 20_000)
+        let search = ThroughputSearch(minimumRate: 5_000, maximumRate: ceiling, resolution: .relative(o.quick ? 0.15 : 0.03),
+                                      maximumTrials: o.quick ? 5 : 12)
+        progress("round \(round): \(bridge.spec.label): RFC 2544 zero-loss search, 64 B")
+        let found = search.run { rate in
+            let (g, r, _) = trial(size: FrameSize(wireLength: 64), rate: .fixed(framesPerSecond: rate), duration: o.quick ? 0.5 : 2)
+            return TrialResult(offered: g.sent, delivered: r.total.unique, offeredRate: g.sentRate)
+        }
+        var ndr: [String: Double] = ["ndr_trials": Double(found.trials.count)]
+        if let rate = found.ndr.rate { ndr["ndr64_fps"] = rate }
+        if let rate = found.pdr.rate { ndr["pdr64_fps"] = rate }
+        record("ndr", ndr, BenchEnvironment.loadAverage())
+    }
+
+    /// Sends one broadcast frame from every destination MAC out of the receiver's port, so
+    /// the bridge learns them there and test traffic is unicast (RFC 2889 learning frames).
+    private func teachDestinations(_ port: AFPacketPort, flows: [FlowSpec]) {
+        let buffers: [[UInt8]] = flows.map { f in
+            MACAddress.broadcast.octets + f.destination.octets + [0x88, 0xB5] + [UInt8](repeating: 0, count: 46)
+        }
+        for b in buffers {
+            b.withUnsafeBytes { raw in
+                var e = EgressFrame(bytes: raw, encoding: .asIs)
+                _ = withUnsafePointer(to: &e) { port.transmit(UnsafeBufferPointer(start: $0, count: 1)) }
+            }
+        }
+        usleep(100_000)
+    }
+}
+
+/// Hands a port to the receive thread, which alone uses it until the trial ends.
+struct ReceivePortBox: @unchecked Sendable {
+    let port: AFPacketPort
+}
+
+/// A one-shot stop flag with a completion handshake between two threads.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var stopped = false
+    private var finished = false
+    var isSet: Bool { lock.withLock { stopped } }
+    func set() { lock.withLock { stopped = true } }
+    func done() {
+        lock.lock()
+        finished = true
+        lock.broadcast()
+        lock.unlock()
+    }
+    func waitDone() {
+        lock.lock()
+        let deadline = Date().addingTimeInterval(5)
+        while !finished && lock.wait(until: deadline) {}
+        lock.unlock()
+    }
+}

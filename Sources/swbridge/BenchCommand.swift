@@ -1,0 +1,78 @@
+// `swbridge bench`: build a lab, run every bridge on it in turn (interleaved rounds), print
+// a table with ratios to the kernel bridge, write the JSON and the SVG plot. The work is
+// BenchKit's; this only parses options and prints.
+import ArgumentParser
+import BenchKit
+import Foundation
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark bridges side by side on one lab: throughput, latency, CPU.",
+        discussion: """
+            Bridges: kernel (Linux bridge, STP off), swbridge (this build), swbridge:OPTIONS \
+            (e.g. 'swbridge:--threads 2'), cmd:TEMPLATE (any bridge program; {ports}, {port1}..., {name}).
+            Traffic stays inside the lab's own namespaces (198.18.0.0/24); the lab is removed at the end.
+            """)
+
+    @Option(name: .customLong("bridge"), help: "A bridge to measure (repeat; default: kernel and swbridge).")
+    var bridges: [String] = []
+
+    @Option(name: .long, help: "Host namespaces in the lab.")
+    var hosts: Int = 3
+
+    @Option(name: .long, help: "MTU of every veth.")
+    var mtu: Int = 1500
+
+    @Option(name: .long, help: "Offload profile: defaults (veth defaults) or off (TSO, GSO, GRO, tx checksum off).")
+    var offloads: String = "defaults"
+
+    @Flag(name: .long, help: "A short run (about 2 minutes for two bridges).")
+    var quick = false
+
+    @Option(name: .long, help: "Interleaved rounds (default 1 with --quick, else 3).")
+    var rounds: Int?
+
+    @Option(name: .long, help: "Write every figure and the environment as JSON to FILE.")
+    var output: String?
+
+    @Option(name: .long, help: "Write the plot (SVG) to FILE.")
+    var plot: String?
+
+    func run() throws {
+        var specs: [BridgeSpec] = []
+        do {
+            specs = try (bridges.isEmpty ? ["kernel", "swbridge"] : bridges).map { text throws(BenchError) in try BridgeSpec.parse(text) }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        guard let profile = OffloadProfile(rawValue: offloads) else { throw ValidationError("--offloads must be defaults or off") }
+        guard hosts >= 2 && hosts <= 32 else { throw ValidationError("--hosts must be 2...32") }
+        guard mtu >= 576 && mtu <= 9000 else { throw ValidationError("--mtu must be 576...9000") }
+        if let rounds, rounds < 1 || rounds > 20 { throw ValidationError("--rounds must be 1...20") }
+        guard geteuid() == 0 else { throw ValidationError("swbridge bench needs root (network namespaces, AF_PACKET)") }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var options = CompareOptions(swbridgePath: exe)
+        options.bridges = specs
+        options.hosts = hosts
+        options.mtu = mtu
+        options.offloads = profile
+        options.quick = quick
+        options.rounds = rounds
+        let started = Date()
+        let runner = CompareRunner(options: options) { line in
+            let t = Int(Date().timeIntervalSince(started))
+            FileHandle.standardError.write(Data("\r\u{1B}[K[\(t / 60)m\(String(format: "%02d", t % 60))s] \(line)".utf8))
+        }
+        let report = try runner.run()
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        print(report.table())
+        if let output {
+            try report.json().write(to: URL(fileURLWithPath: output))
+            print("JSON: \(output)")
+        }
+        if let plot {
+            try Data(report.svg().utf8).write(to: URL(fileURLWithPath: plot))
+            print("plot: \(plot)")
+        }
+    }
+}
