@@ -1,1 +1,0 @@
-// BridgeService: the running bridge.
