@@ -122,6 +122,13 @@ struct Run: ParsableCommand {
         signal(SIGINT) { _ in stopSignal.store(1, ordering: .relaxed) }
         signal(SIGTERM) { _ in stopSignal.store(1, ordering: .relaxed) }
         signal(SIGPIPE, SIG_IGN)
+        // A blocked signal mask survives exec: a parent that blocked SIGTERM (any thread of a
+        // dispatch-based supervisor does) would make the bridge deaf to it. Unblock ours.
+        var wanted = sigset_t()
+        sigemptyset(&wanted)
+        sigaddset(&wanted, SIGINT)
+        sigaddset(&wanted, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
         bridge.run(stopWhen: { stopSignal.load(ordering: .relaxed) != 0 })
         print(ControlFormatting.stats(bridge.statisticsReport()))
         bridge.close()

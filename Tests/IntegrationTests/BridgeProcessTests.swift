@@ -397,8 +397,7 @@ struct BridgeProcessTests {
     /// thread that blocks SIGTERM (any libdispatch worker thread does: Swift Testing's, a
     /// Foundation-based supervisor's), it never sees SIGTERM and has to be SIGKILLed, leaving
     /// its socket file behind. Fix: `pthread_sigmask(SIG_UNBLOCK, {SIGINT, SIGTERM})` next to
-    /// the `signal()` calls in Sources/swbridge/RunCommand.swift. When that is fixed this test
-    /// fails with "Known issue was not recorded": turn `withKnownIssue` into plain expectations.
+    /// the `signal()` calls in Sources/swbridge/RunCommand.swift (done; this test keeps it so).
     @Test("SIGTERM is honoured even when swbridge inherits it blocked", .timeLimit(.minutes(1)))
     func sigtermWithInheritedBlockedMask() throws {
         try withSwbridgeLab(hosts: 1) { topo in
@@ -408,9 +407,8 @@ struct BridgeProcessTests {
                 if !bridge.isRunning { try? FileManager.default.removeItem(atPath: bridge.socketPath) }
             }
             let took = bridge.signalAndWait(SIGTERM, timeout: .seconds(2))
-            withKnownIssue("swbridge run does not unblock SIGTERM/SIGINT inherited blocked (RunCommand.swift)") {
-                #expect(took != nil, "still running 2 s after SIGTERM; SigBlk \(String(bridge.blockedSignalMask ?? 0, radix: 16))")
-            }
+            #expect(took != nil, "still running 2 s after SIGTERM; SigBlk \(String(bridge.blockedSignalMask ?? 0, radix: 16))")
+            #expect(!FileManager.default.fileExists(atPath: bridge.socketPath), "the socket file goes with a clean stop")
         }
     }
 
