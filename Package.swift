@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit", "BridgeCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["BridgeCore", "PacketIO", "BridgeService", "LabKit"],
+            dependencies: ["BridgeCore", "PacketIO", "BridgeService", "LabKit", "BenchKit"],
             swiftSettings: strict
         ),
         .executableTarget(

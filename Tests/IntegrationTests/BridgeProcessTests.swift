@@ -200,7 +200,8 @@ struct BridgeProcessTests {
             let receivedBytes = (received["bytes"] as? NSNumber)?.int64Value ?? 0
             let bps = (received["bits_per_second"] as? NSNumber)?.doubleValue ?? 0
             let retransmits = (sent["retransmits"] as? NSNumber)?.intValue ?? -1
-            #expect(sentBytes == 100 * 1024 * 1024)
+            // iperf3 -n rounds up to whole send blocks, so it may send a little more.
+            #expect(sentBytes >= 100 * 1024 * 1024 && sentBytes < 101 * 1024 * 1024, "sent \(sentBytes) bytes")
             // iperf3's receiver total stops when the server sees the end of the test (0.1-3 %
             // short in practice, run to run), so it is reported, not compared: the byte-exact
             // check is the transfer below.

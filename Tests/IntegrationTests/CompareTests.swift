@@ -1,0 +1,48 @@
+// End to end: a short kernel-vs-swbridge comparison on a real lab; its JSON must hold every
+// figure for both bridges.
+import BenchKit
+import Foundation
+import LabKit
+import Testing
+
+@Suite(.serialized) struct CompareTests {
+    /// This build's swbridge, next to the test executable.
+    static var swbridgePath: String? {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // The test executable may sit inside an .xctest bundle directory.
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("swbridge").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }
+
+    @Test(.privileged, .timeLimit(.minutes(3)))
+    func shortComparisonHoldsEveryField() throws {
+        let path = try #require(Self.swbridgePath, "swbridge binary not found next to the tests: run `swift build` first")
+        var options = CompareOptions(swbridgePath: path)
+        options.quick = true
+        options.rounds = 1
+        let report = try CompareRunner(options: options, progress: { _ in }).run()
+        let json = try JSONSerialization.jsonObject(with: report.json()) as? [String: Any]
+        let env = try #require(json?["environment"] as? [String: Any])
+        for key in ["date", "kernel", "cpus", "cpuModel", "hosts", "mtu", "offloads", "rounds"] {
+            #expect(env[key] != nil, "environment.\(key)")
+        }
+        #expect(report.bridges == ["kernel", "swbridge"])
+        var required = ["idle_cpu_pct", "ping_avg_us", "ping_p50_us", "ping_p99_us", "frames64_offered_fps",
+                        "frames64_delivered_fps", "frames64_loss_pct", "cpu_us_per_frame64", "oneway_p50_us", "oneway_p99_us"]
+        if CompareTrials.hasIperf3 { required += ["tcp1_gbps", "tcpN_gbps", "tcp_csum_errors"] }
+        for s in report.summaries {
+            for key in required { #expect(s.metrics[key] != nil, "\(s.bridge): \(key)") }
+            #expect((s.metrics["ping_avg_us"] ?? 0) > 0 && (s.metrics["frames64_delivered_fps"] ?? 0) > 0)
+            #expect(s.metrics["tcp_csum_errors"] ?? 0 == 0, "\(s.bridge): TCP checksum errors")
+        }
+        #expect(report.summaries[1].metrics["bridge_cpu_us_per_frame64"] != nil, "swbridge's own CPU per frame")
+        #expect(report.trials.allSatisfy { $0.loadAverageBefore >= 0 })
+        #expect(report.svg().contains("<polyline"))
+        #expect(report.trials.count >= 2 * 6, "idle, ping, TCP x2, frames x2, latency, search per bridge")
+    }
+}
