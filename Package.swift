@@ -24,6 +24,9 @@ let package = Package(
     targets: [
         .target(name: "BridgeCore", swiftSettings: strict),
         .target(name: "CLinuxPacket"),
+        // libpcap's headers (Debian libpcap-dev); PcapIO holds every pcap call.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .target(name: "PcapIO", dependencies: ["BridgeCore", "CPcap"], swiftSettings: strict),
         .target(
             name: "PacketIO",
             dependencies: ["BridgeCore", "CLinuxPacket", .product(name: "Logging", package: "swift-log")],
@@ -41,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "swbridge",
             dependencies: [
-                "BridgeCore", "PacketIO", "BridgeService", "LabKit", "BenchKit",
+                "BridgeCore", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -52,9 +55,10 @@ let package = Package(
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit", "BridgeCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["BridgeCore", "PacketIO", "BridgeService", "LabKit", "BenchKit"],
+            dependencies: ["BridgeCore", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO"],
             swiftSettings: strict
         ),
+        .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "BridgeCore"], swiftSettings: strict),
         .executableTarget(
             name: "BridgeCoreBenchmarks",
             dependencies: ["BridgeCore", .product(name: "Benchmark", package: "benchmark")],
