@@ -1,0 +1,2 @@
+// PcapIO: captures and libpcap ports (placeholder while the module lands).
+import CPcap

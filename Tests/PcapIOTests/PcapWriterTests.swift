@@ -1,0 +1,2 @@
+// PcapIOTests: placeholder while the module lands.
+import Testing
