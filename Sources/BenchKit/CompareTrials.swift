@@ -103,7 +103,7 @@ public enum CompareTrials {
         let server = lab.hostNamespaces[1], client = lab.hostNamespaces[0]
         let before = checksumErrors(lab, in: server)
         let port = 5201 + Int.random(in: 0..<500)
-        let srv = try lab.lab.spawn(["iperf3", "-s", "-1", "-p", "\(port)", "-B", lab.address(ofHost: 2)], in: server)
+        let srv = try lab.lab.spawn(["iperf3", "-s", "-p", "\(port)", "-B", lab.address(ofHost: 2)], in: server)
         defer { if srv.isRunning { srv.terminate() } }
         var result: CommandResult? = nil
         for _ in 0..<20 {  // the server needs a moment to listen

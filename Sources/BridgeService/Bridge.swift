@@ -41,6 +41,8 @@ public struct BridgeOptions: Sendable {
     public var threads: Int = 1
     /// Spin on the rings instead of sleeping in poll (one full core per thread).
     public var busyPoll = false
+    /// After traffic, keep polling the rings this long before sleeping (0: sleep at once).
+    public var spinMicroseconds = 50
     public var ring = AFPacketPort.Configuration()
     public var runDirectory = ControlServer.defaultRunDirectory
     /// How often to look for vanished ports' interfaces coming back.
@@ -93,7 +95,8 @@ public final class Bridge: @unchecked Sendable {
         }
         for (w, ports) in perWorker.enumerated() {
             workers.append(try ForwardingWorker(id: w, table: table, configuration: options.bridge, ports: ports,
-                                                busyPoll: options.busyPoll, logger: logger))
+                                                busyPoll: options.busyPoll, spinMicroseconds: options.spinMicroseconds,
+                                                logger: logger))
         }
         control = try ControlServer(bridge: options.name, runDirectory: options.runDirectory) { [weak self] request in
             guard let self else { return .failure("bridge is shutting down") }

@@ -52,6 +52,9 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Busy-poll the rings instead of sleeping (lower latency, one full core per thread).")
     var busyPoll = false
 
+    @Option(name: .long, help: "After traffic, keep checking the rings this many µs before sleeping (0: never spin).")
+    var spinUs: Int = 50
+
     @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).")
     var ring: String = "v2"
 
@@ -89,6 +92,8 @@ struct Run: ParsableCommand {
         guard threads >= 1 && threads <= 16 else { throw ValidationError("--threads must be 1...16") }
         o.threads = threads
         o.busyPoll = busyPoll
+        guard spinUs >= 0 && spinUs <= 100_000 else { throw ValidationError("--spin-us must be 0...100000") }
+        o.spinMicroseconds = spinUs
         switch ring.lowercased() {
         case "v2": o.ring.ringVersion = .v2
         case "v3": o.ring.ringVersion = .v3

@@ -367,7 +367,7 @@ enum Measure {
     /// the rise of h2's TcpInCsumErrors.
     static func tcp(_ topo: BridgeLab, amount: [String], port: UInt16) throws -> TCPResult {
         let errorsBefore = try TestFrames.tcpInCsumErrors(topo.lab, topo.h2)
-        let server = try topo.lab.spawn(["iperf3", "-s", "-1", "-B", BridgeLab.h2Address, "-p", "\(port)"], in: topo.h2)
+        let server = try topo.lab.spawn(["iperf3", "-s", "-B", BridgeLab.h2Address, "-p", "\(port)"], in: topo.h2)
         defer { if server.isRunning { server.terminate() } }
         var result: CommandResult? = nil
         let deadline = ContinuousClock.now + .seconds(10)

@@ -180,7 +180,7 @@ struct BridgeProcessTests {
             let bridge = try topo.start()
             let csumBefore = try tcpInCsumErrors(topo, host: 1)
             let port = 5201 + Int.random(in: 0..<1000)
-            let server = try topo.lab.spawn(["iperf3", "-s", "-1", "-B", SwbridgeLab.address(1), "-p", "\(port)"], in: topo.hosts[1])
+            let server = try topo.lab.spawn(["iperf3", "-s", "-B", SwbridgeLab.address(1), "-p", "\(port)"], in: topo.hosts[1])
             defer { if server.isRunning { server.terminate() } }
             var result: CommandResult?
             for _ in 0..<50 {  // the server needs a moment to listen
