@@ -1,2 +1,0 @@
-// PcapIO: captures and libpcap ports (placeholder while the module lands).
-import CPcap
