@@ -94,10 +94,13 @@ public struct PortConfiguration: Hashable, Sendable {
     public var vlans: VLANSet
     /// VLAN filtering: VLANs that leave this port untagged.
     public var untaggedVLANs: VLANSet
+    /// Storm control: the most floods this port may start per second, per class.
+    public var stormControl: StormControl
 
     public init(
         name: String, state: PortState = .forwarding, flags: PortFlags = .defaults,
-        pvid: UInt16? = 1, vlans: VLANSet = VLANSet([1]), untaggedVLANs: VLANSet = VLANSet([1])
+        pvid: UInt16? = 1, vlans: VLANSet = VLANSet([1]), untaggedVLANs: VLANSet = VLANSet([1]),
+        stormControl: StormControl = StormControl()
     ) {
         self.name = name
         self.state = state
@@ -105,6 +108,22 @@ public struct PortConfiguration: Hashable, Sendable {
         self.pvid = pvid
         self.vlans = vlans
         self.untaggedVLANs = untaggedVLANs
+        self.stormControl = stormControl
+    }
+}
+
+/// Ingress rate limits (frames per second) on the frames a port may flood: broadcast,
+/// multicast, and unknown unicast. nil: unlimited. Known unicast is never limited. A token
+/// bucket per port and class holds up to 100 ms of the rate (at least one frame), so a short
+/// burst passes and a storm is cut to the rate; the excess is dropped as `storm-control`.
+public struct StormControl: Hashable, Sendable {
+    public var broadcast: UInt32?
+    public var multicast: UInt32?
+    public var unknownUnicast: UInt32?
+    public init(broadcast: UInt32? = nil, multicast: UInt32? = nil, unknownUnicast: UInt32? = nil) {
+        self.broadcast = broadcast
+        self.multicast = multicast
+        self.unknownUnicast = unknownUnicast
     }
 }
 

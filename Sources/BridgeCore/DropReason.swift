@@ -27,6 +27,8 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case egressBlocked
     /// A flood with no port left to send to.
     case noFloodTarget
+    /// A flood over the port's storm-control rate.
+    case stormControl
 
     /// Short identifier used in `stats` and JSON.
     public var name: String {
@@ -43,6 +45,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .sameSegment: return "same-segment"
         case .egressBlocked: return "egress-blocked"
         case .noFloodTarget: return "no-flood-target"
+        case .stormControl: return "storm-control"
         }
     }
 
@@ -60,6 +63,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .sameSegment: return "destination is on the ingress port (hairpin off)"
         case .egressBlocked: return "destination port disabled, isolated or not in the VLAN"
         case .noFloodTarget: return "flood found no port to send to"
+        case .stormControl: return "broadcast, multicast or unknown unicast over the port's storm-control rate"
         }
     }
 }

@@ -146,6 +146,10 @@ final class CompiledConfiguration {
     /// Member ports and untagged ports per VLAN ID.
     @usableFromInline let vlanMembers: UnsafeMutablePointer<UInt64>
     @usableFromInline let vlanUntagged: UnsafeMutablePointer<UInt64>
+    /// Storm-control rates, frames/s, 3 per port (broadcast, multicast, unknown unicast); 0: none.
+    @usableFromInline let stormRates: UnsafeMutablePointer<UInt32>
+    /// Ports with any storm-control rate: the common case (none) costs one AND.
+    @usableFromInline let stormMask: UInt64
 
     init(_ configuration: BridgeConfiguration) {
         var forwarding: UInt64 = 0, learning: UInt64 = 0, flood: UInt64 = 0, mflood: UInt64 = 0
@@ -156,7 +160,17 @@ final class CompiledConfiguration {
         vlanMembers.initialize(repeating: 0, count: 4096)
         vlanUntagged = .allocate(capacity: 4096)
         vlanUntagged.initialize(repeating: 0, count: 4096)
+        stormRates = .allocate(capacity: PortMask.capacity * 3)
+        stormRates.initialize(repeating: 0, count: PortMask.capacity * 3)
+        var storm: UInt64 = 0
         for (i, p) in configuration.ports.enumerated() {
+            let limits = [p.stormControl.broadcast, p.stormControl.multicast, p.stormControl.unknownUnicast]
+            for (k, l) in limits.enumerated() {
+                if let l {
+                    stormRates[i * 3 + k] = max(l, 1)
+                    storm |= 1 << UInt64(i)
+                }
+            }
             let bit: UInt64 = 1 << UInt64(i)
             if p.state == .forwarding { forwarding |= bit }
             if p.flags.contains(.learning) { learning |= bit }
@@ -173,6 +187,7 @@ final class CompiledConfiguration {
                 }
             }
         }
+        stormMask = storm
         portCount = configuration.ports.count
         forwardingMask = forwarding
         learningMask = learning
@@ -190,6 +205,48 @@ final class CompiledConfiguration {
         pvids.deallocate()
         vlanMembers.deallocate()
         vlanUntagged.deallocate()
+        stormRates.deallocate()
+    }
+}
+
+/// Token buckets of storm control, owned by one engine (one thread): 3 per port.
+@usableFromInline
+final class StormBuckets {
+    /// Tokens in thousandths of a frame, and the millisecond they were last topped up.
+    @usableFromInline let tokens: UnsafeMutablePointer<UInt64>
+    @usableFromInline let last: UnsafeMutablePointer<UInt64>
+    init() {
+        tokens = .allocate(capacity: PortMask.capacity * 3)
+        tokens.initialize(repeating: UInt64.max, count: PortMask.capacity * 3)  // max: start full
+        last = .allocate(capacity: PortMask.capacity * 3)
+        last.initialize(repeating: 0, count: PortMask.capacity * 3)
+    }
+    deinit {
+        tokens.deallocate()
+        last.deallocate()
+    }
+    func reset() {
+        tokens.update(repeating: UInt64.max, count: PortMask.capacity * 3)
+    }
+
+    /// Takes one frame's token from bucket `i` (rate `rate` frames/s) at `now`; false: over.
+    @inlinable @inline(__always)
+    func take(_ i: Int, rate: UInt32, now: UInt64) -> Bool {
+        let burst = max(UInt64(rate) * 100, 1000)  // 100 ms of the rate, at least one frame
+        var t = tokens[i]
+        if t == UInt64.max {
+            t = burst
+        } else {
+            let elapsed = now &- last[i]
+            t = min(burst, t &+ elapsed &* UInt64(rate))  // rate frames/s = rate thousandths per ms
+        }
+        last[i] = now
+        if t >= 1000 {
+            tokens[i] = t - 1000
+            return true
+        }
+        tokens[i] = t
+        return false
     }
 }
 
@@ -202,6 +259,7 @@ public final class ForwardingEngine {
     public let counters: CounterBlock
     public private(set) var configuration: BridgeConfiguration
     @usableFromInline var compiled: CompiledConfiguration
+    @usableFromInline let storm = StormBuckets()
 
     public init(table: MACTable, configuration: BridgeConfiguration, maxBatch: Int = 256, counters: CounterBlock? = nil) throws(ConfigurationError) {
         precondition(maxBatch > 0, "maxBatch must be positive")
@@ -219,6 +277,7 @@ public final class ForwardingEngine {
         try configuration.validate()
         self.configuration = configuration
         compiled = CompiledConfiguration(configuration)
+        storm.reset()
     }
 
     /// Decides every frame of `frames` into `verdicts` (same index), learning sources on the
@@ -234,20 +293,22 @@ public final class ForwardingEngine {
         let c = compiled
         let table = self.table
         let counters = self.counters
+        let storm = self.storm
         for i in 0..<frames.count {
-            verdicts[i] = Self.decide(frames[i], now: now, c, table, counters)
+            verdicts[i] = Self.decide(frames[i], now: now, c, table, counters, storm)
         }
     }
 
     /// The decision for one frame, counted.
     @inlinable
     public func decide(_ frame: ReceivedFrame, now: Timestamp) -> Verdict {
-        Self.decide(frame, now: now, compiled, table, counters)
+        Self.decide(frame, now: now, compiled, table, counters, storm)
     }
 
     @inlinable @inline(__always)
     static func decide(
-        _ frame: ReceivedFrame, now: Timestamp, _ c: CompiledConfiguration, _ table: MACTable, _ counters: CounterBlock
+        _ frame: ReceivedFrame, now: Timestamp, _ c: CompiledConfiguration, _ table: MACTable, _ counters: CounterBlock,
+        _ storm: StormBuckets
     ) -> Verdict {
         let port = frame.port
         guard port >= 0 && port < c.portCount else {
@@ -307,12 +368,14 @@ public final class ForwardingEngine {
         }
 
         var floodKind: UInt64
+        var stormClass = 2  // unknown unicast
         if dst.isMulticast {
             if dst.isLinkLocalGroup {
                 let group = UInt16(dst.rawValue & 0xF)
                 guard c.groupForwardMask >> group & 1 != 0 else { return dropped(counters, port, .linkLocal) }
             }
             floodKind = dst.isBroadcast ? c.broadcastFloodMask : c.multicastFloodMask
+            stormClass = dst.isBroadcast ? 0 : 1
         } else {
             let target = table.lookupPort(key: MACTable.key(dst, vid))
             if target >= 0 {
@@ -332,6 +395,12 @@ public final class ForwardingEngine {
         if c.isolatedMask & bit != 0 { exclude |= c.isolatedMask }
         let targets = c.forwardingMask & floodKind & vlanPorts & ~exclude
         guard targets != 0 else { return dropped(counters, port, .noFloodTarget) }
+        if c.stormMask & bit != 0 {
+            let rate = c.stormRates[port * 3 + stormClass]
+            if rate != 0 && !storm.take(port * 3 + stormClass, rate: rate, now: now.milliseconds) {
+                return dropped(counters, port, .stormControl)
+            }
+        }
         verdict.egress = PortMask(rawValue: targets)
         if c.vlanFiltering { verdict.untagged = PortMask(rawValue: c.vlanUntagged[Int(vid)] & targets) }
         verdict.isFlood = true

@@ -42,9 +42,11 @@ public struct BridgeOptions: Sendable {
     /// Spin on the rings instead of sleeping in poll (one full core per thread).
     public var busyPoll = false
     /// After traffic, keep polling the rings this long before sleeping (0: sleep at once).
-    public var spinMicroseconds = 50
+    public var spinMicroseconds = 0
     public var ring = AFPacketPort.Configuration()
     public var runDirectory = ControlServer.defaultRunDirectory
+    /// MAC moves per second above which a loop is suspected and logged.
+    public var loopMoveRate: Double = 100
     /// How often to look for vanished ports' interfaces coming back.
     public var reattachInterval: Duration = .milliseconds(500)
 
@@ -129,12 +131,23 @@ public final class Bridge: @unchecked Sendable {
         }
         logger.info("bridge \(options.name) forwarding between \(options.bridge.ports.map(\.name).joined(separator: ", ")) (\(options.ring.ringVersion), \(options.threads) thread(s))")
         var lastReattach = monotonicNow()
+        var lastMoves = (time: monotonicNow(), count: table.statistics.moved)
         while !stopRequested.load(ordering: .relaxed) && !external() {
             usleep(50_000)
             let now = monotonicNow()
             // A full sweep of the table about once a second, in slices of bounded work.
             table.age(now: now, budget: max(table.capacity / 20, 1024))
             collectFaults()
+            if now.milliseconds &- lastMoves.time.milliseconds >= 1000 {
+                // Stations do not move between ports hundreds of times a second; a loop makes
+                // every MAC it carries flap between the looped ports.
+                let moved = table.statistics.moved
+                let rate = Double(moved &- lastMoves.count) * 1000 / Double(now.milliseconds &- lastMoves.time.milliseconds)
+                if rate >= options.loopMoveRate {
+                    logger.warning("MAC moves at \(Int(rate))/s: a forwarding loop between ports? (storm control limits its floods; see swbridge stats)")
+                }
+                lastMoves = (now, moved)
+            }
             if now.milliseconds &- lastReattach.milliseconds >= options.reattachInterval.milliseconds {
                 reattachVanishedPorts()
                 lastReattach = now

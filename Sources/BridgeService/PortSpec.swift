@@ -9,7 +9,9 @@ public enum PortSpec {
     public static let help = """
         NAME[:OPTION...]. Options: learning|no-learning, flood|no-flood, mcast_flood|no-mcast_flood, \
         bcast_flood|no-bcast_flood, hairpin, isolated, disabled, pvid=N, no-pvid, vlans=LIST, untagged=LIST \
-        (LIST like 1,10-20). Defaults as Linux: learning, flood, mcast_flood, bcast_flood on; pvid 1, vlans 1, untagged 1.
+        (LIST like 1,10-20), storm control bcast_limit=FPS, mcast_limit=FPS, unknown_limit=FPS (floods this port \
+        may start per second). Defaults as Linux: learning, flood, mcast_flood, bcast_flood on; pvid 1, vlans 1, \
+        untagged 1; no storm limits.
         """
 
     /// Parses one spec. Throws with the offending part named.
@@ -29,6 +31,15 @@ public enum PortSpec {
                     port.pvid = v
                 case "vlans": port.vlans = try VLANSet(parsing: value)
                 case "untagged": port.untaggedVLANs = try VLANSet(parsing: value)
+                case "bcast_limit", "mcast_limit", "unknown_limit":
+                    guard let rate = UInt32(value), rate >= 1 else {
+                        throw .invalidPortSpec(spec, "\(key) takes a rate in frames/s (1 or more)")
+                    }
+                    switch key {
+                    case "bcast_limit": port.stormControl.broadcast = rate
+                    case "mcast_limit": port.stormControl.multicast = rate
+                    default: port.stormControl.unknownUnicast = rate
+                    }
                 default: throw .invalidPortSpec(spec, "unknown option '\(key)'")
                 }
                 continue

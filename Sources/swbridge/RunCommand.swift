@@ -53,7 +53,7 @@ struct Run: ParsableCommand {
     var busyPoll = false
 
     @Option(name: .long, help: "After traffic, keep checking the rings this many µs before sleeping (0: never spin).")
-    var spinUs: Int = 50
+    var spinUs: Int = 0
 
     @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).")
     var ring: String = "v2"

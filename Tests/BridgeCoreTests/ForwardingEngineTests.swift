@@ -232,3 +232,33 @@ import Testing
         #expect(w.vlan == 20 && w.tagging == .tagged && w.encoding(forPort: 2) == .stripOuterTag)
     }
 }
+
+@Suite struct StormControlTests {
+    @Test func floodsAreCutToTheRateAndKnownUnicastIsNot() throws {
+        let cfg = BridgeConfiguration(ports: ports(3) { i, p in
+            if i == 0 { p.stormControl = StormControl(broadcast: 100, multicast: 10, unknownUnicast: 50) }
+        })
+        let e = makeEngine(cfg)
+        let src = station(1)
+        // A burst of 1,000 broadcasts within 1 ms: the bucket holds 100 ms of the rate (10 frames).
+        var passed = 0
+        for _ in 0..<1_000 where decide(e, frame(dst: .broadcast, src: src), port: 0, now: 5_000).isFlood { passed += 1 }
+        #expect(passed == 10)
+        // One second later the bucket refilled up to its burst, not beyond.
+        passed = 0
+        for _ in 0..<1_000 where decide(e, frame(dst: .broadcast, src: src), port: 0, now: 6_000).isFlood { passed += 1 }
+        #expect(passed == 10)
+        // Sustained: one broadcast per ms for 2 s passes at about the rate (100/s).
+        passed = 0
+        for ms in 0..<2_000 where decide(e, frame(dst: .broadcast, src: src), port: 0, now: 10_000 + UInt64(ms)).isFlood { passed += 1 }
+        #expect(passed >= 195 && passed <= 215, "\(passed)")
+        // Each class has its own bucket; the minimum burst is one frame.
+        #expect(decide(e, frame(dst: mac("01:00:5e:00:00:01"), src: src), port: 0, now: 20_000).isFlood)
+        #expect(decide(e, frame(dst: mac("01:00:5e:00:00:01"), src: src), port: 0, now: 20_000).action == .drop(.stormControl))
+        // Known unicast is never limited; other ports are not limited.
+        _ = decide(e, frame(dst: .broadcast, src: station(2)), port: 1, now: 20_000)
+        for _ in 0..<100 { #expect(decide(e, frame(dst: station(2), src: src), port: 0, now: 20_001).action == .forward(1)) }
+        for _ in 0..<100 { #expect(decide(e, frame(dst: .broadcast, src: station(2)), port: 1, now: 20_001).isFlood) }
+        #expect(e.counters.snapshot(port: 0).dropped(.stormControl) > 1_900)
+    }
+}

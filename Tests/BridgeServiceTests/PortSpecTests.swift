@@ -34,3 +34,13 @@ import Testing
         #expect(message.contains("bogus") && message.contains("hairpin"))
     }
 }
+
+@Suite struct PortSpecStormTests {
+    @Test func stormLimits() throws {
+        let p = try PortSpec.parse("x:bcast_limit=1000:mcast_limit=500:unknown_limit=200")
+        #expect(p.stormControl == StormControl(broadcast: 1000, multicast: 500, unknownUnicast: 200))
+        #expect(throws: ConfigurationError.invalidPortSpec("x:bcast_limit=0", "bcast_limit takes a rate in frames/s (1 or more)")) {
+            try PortSpec.parse("x:bcast_limit=0")
+        }
+    }
+}
