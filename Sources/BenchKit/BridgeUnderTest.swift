@@ -2,6 +2,8 @@
 // and stopped again, so they can take turns (A B A B ...) on the same interfaces:
 // - `kernel`: the Linux bridge (STP off), created inside the bridge namespace;
 // - `swbridge`: this build's `swbridge run`, with any extra options;
+// - `ovs`, `ovs-afxdp`: a private Open vSwitch (userspace datapath) with AF_PACKET or AF_XDP
+//   ports, when openvswitch-switch is installed (OVSBridge.swift);
 // - `cmd:TEMPLATE`: any other bridge program, given its port names through placeholders.
 // Specs are parsed and validated before any namespace exists, so a typo costs nothing.
 
@@ -12,13 +14,17 @@ import LabKit
 public enum BridgeSpec: Equatable, Sendable, CustomStringConvertible {
     case kernel
     case swbridge(arguments: [String])
+    /// A private Open vSwitch, netdev datapath; ports `type=system` (AF_PACKET) or `type=afxdp`.
+    case ovs(afxdp: Bool)
     /// A shell command run in the bridge namespace; `{ports}` becomes the port names separated
     /// by spaces, `{port1}`... one port each, `{name}` a unique bridge name.
     case command(template: String)
 
-    /// Parses `kernel`, `swbridge`, `swbridge:--threads 2`, `cmd:TEMPLATE`.
+    /// Parses `kernel`, `swbridge`, `swbridge:--threads 2`, `ovs`, `ovs-afxdp`, `cmd:TEMPLATE`.
     public static func parse(_ text: String) throws(BenchError) -> BridgeSpec {
         if text == "kernel" { return .kernel }
+        if text == "ovs" { return .ovs(afxdp: false) }
+        if text == "ovs-afxdp" { return .ovs(afxdp: true) }
         if text == "swbridge" { return .swbridge(arguments: []) }
         if text.hasPrefix("swbridge:") {
             return .swbridge(arguments: text.dropFirst("swbridge:".count).split(separator: " ").map(String.init))
@@ -36,10 +42,7 @@ public enum BridgeSpec: Equatable, Sendable, CustomStringConvertible {
             }
             return .command(template: template)
         }
-        if text == "ovs" {
-            throw .invalidBridge(text, "Open vSwitch is not driven by this version; use cmd: with your own ovs-vsctl script")
-        }
-        throw .invalidBridge(text, "unknown bridge (use kernel, swbridge, swbridge:OPTIONS or cmd:TEMPLATE)")
+        throw .invalidBridge(text, "unknown bridge (use kernel, swbridge, swbridge:OPTIONS, ovs, ovs-afxdp or cmd:TEMPLATE)")
     }
 
     /// A short label for tables and JSON.
@@ -47,8 +50,17 @@ public enum BridgeSpec: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .kernel: return "kernel"
         case .swbridge(let a): return a.isEmpty ? "swbridge" : "swbridge " + a.joined(separator: " ")
+        case .ovs(let afxdp): return afxdp ? "ovs-afxdp" : "ovs"
         case .command(let t): return "cmd:" + t
         }
+    }
+
+    /// Whether this bridge can run on this machine; nil when it can, else the reason it is skipped.
+    public var unavailableReason: String? {
+        if case .ovs = self, !OVSInstance.isInstalled {
+            return label == "ovs" ? OVSInstance.notInstalledMessage : "\(label): openvswitch-switch not installed; skipped"
+        }
+        return nil
     }
     public var description: String { label }
 }
@@ -78,13 +90,34 @@ public final class RunningBridge: @unchecked Sendable {
     private let lab: CompareLab
     private let name: String
     private var process: Process?
+    private var ovs: OVSInstance?
+    private let swbridgePath: String
 
-    private init(spec: BridgeSpec, lab: CompareLab, name: String, process: Process?) {
+    private init(spec: BridgeSpec, lab: CompareLab, name: String, process: Process?, swbridgePath: String,
+                 ovs: OVSInstance? = nil) {
         self.spec = spec
         self.lab = lab
         self.name = name
         self.process = process
-        pid = process.map { Self.innermostChild(of: $0.processIdentifier) }
+        self.ovs = ovs
+        self.swbridgePath = swbridgePath
+        pid = ovs?.vswitchdPID ?? process.map { Self.innermostChild(of: $0.processIdentifier) }
+    }
+
+    /// Forgets every learned address, when the bridge offers a way (between RFC 2889 trials,
+    /// so one trial's addresses do not fill the table for the next). False when it cannot.
+    @discardableResult
+    public func flushAddresses() -> Bool {
+        switch spec {
+        case .kernel:
+            return (try? lab.lab.run(["ip", "-n", lab.bridgeNamespace, "link", "set", name, "type", "bridge", "fdb_flush"]))?.status == 0
+        case .swbridge:
+            return (try? Lab.execute([swbridgePath, "fdb", "flush", "--name", name], timeout: .seconds(10)))?.status == 0
+        case .ovs:
+            return ovs?.flushFDB() ?? false
+        case .command:
+            return false
+        }
     }
 
     /// Starts `spec` on `lab`'s ports and waits until it forwards (control socket, or the
@@ -97,7 +130,11 @@ public final class RunningBridge: @unchecked Sendable {
             try lab.lab.mustRun(["ip", "-n", ns, "link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
             for p in lab.ports { try lab.lab.mustRun(["ip", "-n", ns, "link", "set", p, "master", name]) }
             try lab.lab.mustRun(["ip", "-n", ns, "link", "set", name, "up"])
-            return RunningBridge(spec: spec, lab: lab, name: name, process: nil)
+            return RunningBridge(spec: spec, lab: lab, name: name, process: nil, swbridgePath: swbridgePath)
+        case .ovs(let afxdp):
+            // Its own name: the kernel bridge's name must be free again as soon as OVS stops.
+            let ovs = try OVSInstance.start(lab: lab, bridgeName: lab.lab.prefix + "o", afxdp: afxdp)
+            return RunningBridge(spec: spec, lab: lab, name: ovs.bridgeName, process: nil, swbridgePath: swbridgePath, ovs: ovs)
         case .swbridge(let extra):
             var args = [swbridgePath, "run", "--name", name, "--log-level", "warning"]
             for p in lab.ports { args += ["--port", p] }
@@ -113,7 +150,7 @@ public final class RunningBridge: @unchecked Sendable {
                 }
                 usleep(20_000)
             }
-            return RunningBridge(spec: spec, lab: lab, name: name, process: p)
+            return RunningBridge(spec: spec, lab: lab, name: name, process: p, swbridgePath: swbridgePath)
         case .command(let template):
             var cmd = template.replacingOccurrences(of: "{ports}", with: lab.ports.joined(separator: " "))
             cmd = cmd.replacingOccurrences(of: "{name}", with: name)
@@ -121,7 +158,7 @@ public final class RunningBridge: @unchecked Sendable {
             let p = try lab.lab.spawn(["sh", "-c", cmd], in: ns)
             usleep(500_000)  // no readiness signal from an arbitrary program: give it a moment
             guard p.isRunning else { throw BenchError.bridgeDidNotStart(spec.label, "exited with status \(p.terminationStatus)") }
-            return RunningBridge(spec: spec, lab: lab, name: name, process: p)
+            return RunningBridge(spec: spec, lab: lab, name: name, process: p, swbridgePath: swbridgePath)
         }
     }
 
@@ -130,6 +167,9 @@ public final class RunningBridge: @unchecked Sendable {
         switch spec {
         case .kernel:
             _ = try? lab.lab.run(["ip", "-n", lab.bridgeNamespace, "link", "del", name])
+        case .ovs:
+            ovs?.stop()
+            ovs = nil
         case .swbridge, .command:
             guard let p = process else { return }
             if let pid, pid != p.processIdentifier { kill(pid, SIGTERM) }

@@ -43,7 +43,10 @@ public struct BenchEnvironment: Codable, Equatable, Sendable {
 public struct BenchTrial: Codable, Equatable, Sendable {
     public var bridge: String
     public var round: Int
-    /// `idle`, `ping`, `tcp1`, `tcpN`, `frames` (max rate, one size), `ndr` (zero-loss search).
+    /// `idle`, `ping`, `tcp1`, `tcpN`, `frames` (max rate, one size; with `search` = 1 a trial of
+    /// the zero-loss search: a point of loss versus offered load), `latency`, `ndr` (zero-loss
+    /// search), `latency_ndr50`, `burst` / `back_to_back` (RFC 2544 back-to-back), `learning` /
+    /// `learning_rate`, `capacity` / `capacity_result`, `flood_stop`, `broadcast` (RFC 2889).
     public var kind: String
     public var loadAverageBefore: Double
     public var values: [String: Double]
@@ -82,6 +85,14 @@ public struct CompareReport: Codable, Equatable, Sendable {
         ("pdr64_fps", "64 B rate at <= 0.5% loss (frames/s)", true),
         ("oneway_p50_us", "one-way latency p50 at 10k fps (µs)", false),
         ("oneway_p99_us", "one-way latency p99 at 10k fps (µs)", false),
+        ("ndr50_oneway_p50_us", "one-way p50 at 50% of zero-loss rate (µs)", false),
+        ("ndr50_oneway_p99_us", "one-way p99 at 50% of zero-loss rate (µs)", false),
+        ("b2b64_frames", "64 B back-to-back burst, zero loss (frames)", true),
+        ("learn_rate_fps", "RFC 2889 address learning rate (frames/s)", true),
+        ("mac_capacity", "RFC 2889 address caching capacity (MACs)", true),
+        ("flood_stop_ms", "flooding to a newly learned MAC stops after (ms)", false),
+        ("bcast_fps", "RFC 2889 broadcast forwarded, per host (frames/s)", true),
+        ("bcast_loss_pct", "RFC 2889 broadcast loss, worst host (%)", false),
         ("cpu_us_per_frame64", "system CPU per 64 B frame (µs)", false),
         ("bridge_cpu_us_per_frame64", "bridge process CPU per 64 B frame (µs)", false),
         ("idle_cpu_pct", "bridge CPU while idle (% of a core)", false),
@@ -110,7 +121,9 @@ public struct CompareReport: Codable, Equatable, Sendable {
         for m in Self.metrics where summaries.contains(where: { $0.metrics[m.key] != nil }) {
             var row = [m.label]
             for s in summaries {
-                row.append(s.metrics[m.key].map(Self.format) ?? "-")
+                // "≥": the search reached its bound (or flooding outlasted the window).
+                let atLeast = s.metrics[m.key + "_bounded"].map { $0 >= 0.5 } ?? false
+                row.append(s.metrics[m.key].map { (atLeast ? "≥" : "") + Self.format($0) } ?? "-")
                 if let kernel, s.bridge != "kernel" {
                     if let a = s.metrics[m.key], let k = kernel.metrics[m.key], k != 0 {
                         row.append(String(format: "%.2f", a / k))
@@ -132,7 +145,16 @@ public struct CompareReport: Codable, Equatable, Sendable {
         }
         let env = environment
         out += "\n\(env.date), Linux \(env.kernel), \(env.cpus) CPUs (\(env.cpuModel)), \(env.hosts) hosts, MTU \(env.mtu), offloads \(env.offloads), medians of \(env.rounds) interleaved round(s)\n"
+        if summaries.contains(where: { s in s.metrics.keys.contains { $0.hasSuffix("_bounded") } }) {
+            out += "≥: the search reached its bound (or flooding lasted the whole window); the true figure may be higher\n"
+        }
         for s in skipped { out += "skipped: \(s)\n" }
+        var seen = Set<String>()
+        for t in trials {
+            guard let note = t.note else { continue }
+            let line = "note: \(t.bridge), round \(t.round), \(t.kind): \(note)"
+            if seen.insert(line).inserted { out += line + "\n" }
+        }
         return out
     }
 
@@ -151,13 +173,14 @@ public struct CompareReport: Codable, Equatable, Sendable {
         return try e.encode(self)
     }
 
-    /// An SVG plot: delivered frames/s by frame size (left), and delivered versus offered
-    /// load for 64-byte frames (right), one line per bridge. Built from `frames` trials whose
-    /// values carry `size`, `offered_fps` and `delivered_fps`.
+    /// An SVG plot, one line per bridge: delivered frames/s by frame size (left), delivered
+    /// versus offered load for 64-byte frames (middle) and loss versus offered load (right).
+    /// Built from `frames` trials whose values carry `size`, `offered_fps`, `delivered_fps` and
+    /// `loss_pct` (max-rate trials and the zero-loss search's trials).
     public func svg() -> String {
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-        let w = 900.0, h = 380.0, pad = 60.0, gap = 60.0
-        let pw = (w - 2 * pad - gap) / 2, ph = h - 2 * pad
+        let w = 1320.0, h = 380.0, pad = 60.0, gap = 70.0
+        let pw = (w - 2 * pad - 2 * gap) / 3, ph = h - 2 * pad
         var s = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" font-family="sans-serif" font-size="11">
             <rect width="100%" height="100%" fill="white"/>
@@ -182,7 +205,9 @@ public struct CompareReport: Codable, Equatable, Sendable {
                 s += "<text x=\"\(x0 - 4)\" y=\"\(py(y) + 4)\" text-anchor=\"end\">\(Self.format(y))</text>\n"
                 s += "<line x1=\"\(x0)\" x2=\"\(x0 + pw)\" y1=\"\(py(y))\" y2=\"\(py(y))\" stroke=\"#eee\"/>\n"
             }
-            for x in Set(pts.map(\.0)).sorted() {
+            // Frame sizes: one tick each; offered load: five even ticks (the points are many).
+            let ticks = logX ? Set(pts.map(\.0)).sorted() : (0...4).map { xmin + (xmax - xmin) * Double($0) / 4 }
+            for x in ticks {
                 s += "<text x=\"\(px(x))\" y=\"\(pad + ph + 14)\" text-anchor=\"middle\">\(Self.format(x))</text>\n"
             }
             s += "<text x=\"\(x0 + pw / 2)\" y=\"\(pad + ph + 30)\" text-anchor=\"middle\">\(xLabel)</text>\n"
@@ -207,6 +232,8 @@ public struct CompareReport: Codable, Equatable, Sendable {
               series: medianSeries("delivered_fps", by: "size") { $0.values["max_rate"] == 1 }, logX: true)
         panel(x0: pad + pw + gap, title: "64 B frames: delivered vs offered (frames/s)", xLabel: "offered load (frames/s)",
               series: medianSeries("delivered_fps", by: "offered_fps") { $0.values["size"] == 64 }, logX: false)
+        panel(x0: pad + 2 * (pw + gap), title: "64 B frames: loss (%) vs offered load", xLabel: "offered load (frames/s)",
+              series: medianSeries("loss_pct", by: "offered_fps") { $0.values["size"] == 64 && $0.values["loss_pct"] != nil }, logX: false)
         s += "</svg>\n"
         return s
     }

@@ -3,9 +3,13 @@
 // side), runs the trials, stops the bridge, and finally summarises medians into a
 // CompareReport. Frame trials use this project's own generator and receiver over AF_PACKET
 // in the host namespaces: learning frames first (so unicast is not flooded), then max-rate
-// runs per frame size, a fixed-rate run for one-way latency, and (full mode) an RFC 2544
-// zero-loss search for 64-byte frames. Everything is bounded in time; the lab is torn down on
-// every exit path.
+// runs per frame size, a fixed-rate run for one-way latency, an RFC 2544 zero-loss search for
+// 64-byte frames (each of its trials kept as a point of the loss-versus-offered-load curve),
+// RFC 2544 back-to-back bursts, and (full mode) latency at half the zero-loss rate; then the
+// RFC 2889 address trials (RFC2889Trials.swift): learning rate, caching capacity, flooding
+// stop time, broadcast forwarding rate. Bridges that cannot run here (OVS not installed) are
+// skipped with a reason before the lab is built. Everything is bounded in time; the lab is torn
+// down on every exit path.
 
 import BridgeCore
 import Foundation
@@ -44,15 +48,20 @@ public final class CompareRunner {
     /// Runs everything; the lab is gone when it returns or throws.
     public func run() throws -> CompareReport {
         let o = options
+        var skipped: [String] = []
+        var bridges: [BridgeSpec] = []
+        for spec in o.bridges {
+            if let reason = spec.unavailableReason { skipped.append(reason) } else { bridges.append(spec) }
+        }
         progress("building the lab: \(o.hosts) hosts, MTU \(o.mtu), offloads \(o.offloads.rawValue)")
         let lab = try CompareLab(hosts: o.hosts, mtu: o.mtu, offloads: o.offloads)
         defer { lab.teardown() }
         var trials: [BenchTrial] = []
-        var skipped: [String] = []
+        if o.hosts < 3 { skipped.append("RFC 2889 address trials: they need a third host (--hosts 3 or more)") }
         let iperf = CompareTrials.hasIperf3
         if !iperf { skipped.append("TCP: iperf3 is not installed (scripts/setup.sh installs it)") }
         for round in 1...o.effectiveRounds {
-            for spec in o.bridges {
+            for spec in bridges {
                 let label = spec.label
                 progress("round \(round)/\(o.effectiveRounds): \(label): starting")
                 let bridge: RunningBridge
@@ -92,16 +101,34 @@ public final class CompareRunner {
                     }
                 }
 
+                var offered64 = 0.0
                 do {
-                    try frameTrials(lab: lab, bridge: bridge, round: round, record: { kind, values, load in
-                        record(kind, values, load: load)
+                    offered64 = try frameTrials(lab: lab, bridge: bridge, round: round, record: { kind, values, note, load in
+                        record(kind, values, note: note, load: load)
                     })
                 } catch {
                     skipped.append("\(label), round \(round): frame trials failed: \(error)")
                 }
+                if o.hosts >= 3 {
+                    do {
+                        let address = try AddressTrials(lab: lab, bridge: bridge, quick: o.quick,
+                                                        prefix: "round \(round): \(label)", progress: progress)
+                        func rec(_ kind: String, _ values: [String: Double], _ note: String?) {
+                            record(kind, values, note: note, load: BenchEnvironment.loadAverage())
+                        }
+                        address.learningRate(maximumRate: offered64, record: rec)
+                        let learned = trials.last { $0.bridge == label && $0.round == round && $0.kind == "learning_rate" }?
+                            .values["learn_rate_fps"]
+                        address.floodStop(record: rec)
+                        address.broadcastRate(seconds: o.trialSeconds, record: rec)
+                        address.cachingCapacity(learningRate: learned, record: rec)
+                    } catch {
+                        skipped.append("\(label), round \(round): RFC 2889 trials failed: \(error)")
+                    }
+                }
             }
         }
-        let labels = o.bridges.map(\.label)
+        let labels = bridges.map(\.label)
         let env = BenchEnvironment.current(hosts: o.hosts, mtu: o.mtu, offloads: o.offloads, rounds: o.effectiveRounds,
                                            quick: o.quick, version: o.version)
         return CompareReport(environment: env, bridges: labels, trials: trials,
@@ -138,8 +165,9 @@ public final class CompareRunner {
         }
     }
 
+    /// Returns the offered rate at max rate for 64-byte frames (the generator's ceiling).
     private func frameTrials(lab: CompareLab, bridge: RunningBridge, round: Int,
-                             record: (String, [String: Double], Double) -> Void) throws {
+                             record: (String, [String: Double], String?, Double) -> Void) throws -> Double {
         let o = options
         let ports = try FramePorts(lab)
         let flows = FlowSpec.standard(count: 16, tag: UInt8(truncatingIfNeeded: round))
@@ -147,7 +175,8 @@ public final class CompareRunner {
         let seconds = o.trialSeconds
         var run: UInt32 = UInt32.random(in: 1...UInt32.max / 2)
 
-        func trial(size: FrameSize, rate: SendRate, duration: Double, rx: AFPacketPort? = nil) -> (GeneratorReport, ReceiverReport, CPUSample) {
+        func trial(size: FrameSize, rate: SendRate, duration: Double, rx: AFPacketPort? = nil,
+                   limit: UInt64? = nil) -> (GeneratorReport, ReceiverReport, CPUSample) {
             let rxBox = ReceivePortBox(port: rx ?? ports.rx)
             run &+= 1
             let receiver = TrafficReceiver(flowCount: flows.count, run: run)
@@ -170,7 +199,7 @@ public final class CompareRunner {
             rxThread.start()
             let before = CPUSample.read(pid: bridge.pid)
             let generator = TrafficGenerator(configuration: GeneratorConfiguration(
-                frameSize: size, flows: flows, run: run, rate: rate, durationNanoseconds: UInt64(duration * 1e9)))
+                frameSize: size, flows: flows, run: run, rate: rate, frameLimit: limit, durationNanoseconds: UInt64(duration * 1e9)))
             let g = generator.run(into: ports.tx)
             let cpu = CPUSample.read(pid: bridge.pid) - before
             usleep(200_000)  // frames still in flight through the bridge
@@ -181,6 +210,7 @@ public final class CompareRunner {
 
         // Max offered rate, per frame size.
         var maxDelivered64 = 0.0
+        var maxOffered64 = 0.0
         for size in o.frameSizes {
             let load = BenchEnvironment.loadAverage()
             progress("round \(round): \(bridge.spec.label): \(size.wireLength) B frames at max rate for \(seconds) s")
@@ -195,6 +225,7 @@ public final class CompareRunner {
             ]
             if size.wireLength == 64 {
                 maxDelivered64 = values["delivered_fps"] ?? 0
+                maxOffered64 = values["offered_fps"] ?? 0
                 values["frames64_offered_fps"] = values["offered_fps"]
                 values["frames64_delivered_fps"] = values["delivered_fps"]
                 values["frames64_loss_pct"] = values["loss_pct"]
@@ -203,7 +234,7 @@ public final class CompareRunner {
                     if bridge.pid != nil { values["bridge_cpu_us_per_frame64"] = cpu.process / delivered * 1e6 }
                 }
             }
-            record("frames", values, load)
+            record("frames", values, nil, load)
         }
 
         // One-way latency at a modest fixed rate (64 B, 10,000 frames/s).
@@ -214,7 +245,7 @@ public final class CompareRunner {
         let (_, lat, _) = trial(size: FrameSize(wireLength: 64), rate: .fixed(framesPerSecond: 10_000), duration: seconds, rx: latencyPort)
         if let s = lat.latency.summary {
             record("latency", ["oneway_p50_us": Double(s.p50) / 1000, "oneway_p99_us": Double(s.p99) / 1000,
-                               "oneway_avg_us": s.average / 1000, "oneway_loss_pct": lat.total.lossRatio * 100], load)
+                               "oneway_avg_us": s.average / 1000, "oneway_loss_pct": lat.total.lossRatio * 100], nil, load)
         }
 
         // RFC 2544 zero-loss throughput of 64 B frames, searched below what was delivered at
@@ -224,13 +255,51 @@ public final class CompareRunner {
                                       maximumTrials: o.quick ? 5 : 12)
         progress("round \(round): \(bridge.spec.label): RFC 2544 zero-loss search, 64 B")
         let found = search.run { rate in
+            let load = BenchEnvironment.loadAverage()
             let (g, r, _) = trial(size: FrameSize(wireLength: 64), rate: .fixed(framesPerSecond: rate), duration: o.quick ? 0.5 : 2)
+            // Each search trial is a point of the loss-versus-offered-load curve.
+            let elapsed = Double(g.elapsedNanoseconds) / 1e9
+            record("frames", ["size": 64, "search": 1, "target_fps": rate, "offered_fps": g.sentRate,
+                              "delivered_fps": elapsed > 0 ? Double(r.total.unique) / elapsed : 0,
+                              "loss_pct": r.total.expected > 0 ? 100 * Double(r.total.lost) / Double(r.total.expected) : 0], nil, load)
             return TrialResult(offered: g.sent, delivered: r.total.unique, offeredRate: g.sentRate)
         }
         var ndr: [String: Double] = ["ndr_trials": Double(found.trials.count)]
         if let rate = found.ndr.rate { ndr["ndr64_fps"] = rate }
         if let rate = found.pdr.rate { ndr["pdr64_fps"] = rate }
-        record("ndr", ndr, BenchEnvironment.loadAverage())
+        record("ndr", ndr, found.ndr.rate == nil ? "no zero-loss rate found down to \(Int(search.minimumRate)) frames/s" : nil,
+               BenchEnvironment.loadAverage())
+
+        // RFC 2544 latency at a fraction (half) of the zero-loss rate; full mode.
+        if !o.quick, let rate = found.ndr.rate {
+            let load = BenchEnvironment.loadAverage()
+            progress("round \(round): \(bridge.spec.label): one-way latency at 50% of the zero-loss rate")
+            let (_, lat, _) = trial(size: FrameSize(wireLength: 64), rate: .fixed(framesPerSecond: rate / 2), duration: seconds, rx: latencyPort)
+            if let s = lat.latency.summary {
+                record("latency_ndr50", ["ndr50_rate_fps": rate / 2, "ndr50_oneway_p50_us": Double(s.p50) / 1000,
+                                         "ndr50_oneway_p99_us": Double(s.p99) / 1000, "ndr50_oneway_avg_us": s.average / 1000,
+                                         "ndr50_oneway_loss_pct": lat.total.lossRatio * 100], nil, load)
+            }
+        }
+
+        // RFC 2544 back-to-back: the longest burst at max rate delivered without loss.
+        progress("round \(round): \(bridge.spec.label): RFC 2544 back-to-back bursts, 64 B")
+        let burstSearch = CountSearch(start: 1_024, bound: o.quick ? 32_768 : 1 << 19, maximumTrials: o.quick ? 6 : 14,
+                                      resolution: o.quick ? 0.1 : 0.02)
+        let bursts = burstSearch.run { n in
+            let load = BenchEnvironment.loadAverage()
+            let (g, r, _) = trial(size: FrameSize(wireLength: 64), rate: .maximum, duration: 10, limit: UInt64(n))
+            let passed = g.sent == UInt64(n) && r.total.lost == 0
+            record("burst", ["burst_frames": Double(n), "burst_sent": Double(g.sent), "burst_lost": Double(r.total.lost),
+                             "burst_offered_fps": g.sentRate], nil, load)
+            return passed
+        }
+        var b2b: [String: Double] = ["b2b_trials": Double(bursts.trialCount), "b2b_bound": Double(burstSearch.bound)]
+        if let n = bursts.largestPass { b2b["b2b64_frames"] = Double(n) }
+        if bursts.reachedBound { b2b["b2b64_frames_bounded"] = 1 }
+        record("back_to_back", b2b, bursts.largestPass == nil ? "a burst of \(burstSearch.start) frames already lost frames" : nil,
+               BenchEnvironment.loadAverage())
+        return maxOffered64
     }
 
     /// Sends one broadcast frame from every destination MAC out of the receiver's port, so

@@ -10,7 +10,13 @@ struct Bench: ParsableCommand {
         abstract: "Benchmark bridges side by side on one lab: throughput, latency, CPU.",
         discussion: """
             Bridges: kernel (Linux bridge, STP off), swbridge (this build), swbridge:OPTIONS \
-            (e.g. 'swbridge:--threads 2'), cmd:TEMPLATE (any bridge program; {ports}, {port1}..., {name}).
+            (e.g. 'swbridge:--threads 2'), ovs (a private Open vSwitch, userspace datapath, AF_PACKET \
+            ports), ovs-afxdp (the same with AF_XDP ports), cmd:TEMPLATE (any bridge program; {ports}, \
+            {port1}..., {name}). OVS needs openvswitch-switch; without it the run skips it and says so.
+            Measures: ping and one-way latency, TCP (iperf3), frames/s and loss per frame size, RFC 2544 \
+            zero-loss rate, loss versus offered load, back-to-back bursts, RFC 2889 address learning rate, \
+            address caching capacity, broadcast forwarding rate, the time flooding to a newly learned MAC \
+            goes on, CPU per frame and idle CPU.
             Traffic stays inside the lab's own namespaces (198.18.0.0/24); the lab is removed at the end.
             """)
 
@@ -26,7 +32,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Offload profile: defaults (veth defaults) or off (TSO, GSO, GRO, tx checksum off).")
     var offloads: String = "defaults"
 
-    @Flag(name: .long, help: "A short run (about 2 minutes for two bridges).")
+    @Flag(name: .long, help: "A short run (at most about 2 minutes for two bridges; OVS adds its own share).")
     var quick = false
 
     @Option(name: .long, help: "Interleaved rounds (default 1 with --quick, else 3).")
