@@ -47,6 +47,8 @@ public struct BridgeOptions: Sendable {
     public var runDirectory = ControlServer.defaultRunDirectory
     /// MAC moves per second above which a loop is suspected and logged.
     public var loopMoveRate: Double = 100
+    /// Drop every capability but CAP_NET_RAW once the sockets are open.
+    public var dropPrivileges = true
     /// How often to look for vanished ports' interfaces coming back.
     public var reattachInterval: Duration = .milliseconds(500)
 
@@ -99,6 +101,11 @@ public final class Bridge: @unchecked Sendable {
             workers.append(try ForwardingWorker(id: w, table: table, configuration: options.bridge, ports: ports,
                                                 busyPoll: options.busyPoll, spinMicroseconds: options.spinMicroseconds,
                                                 logger: logger))
+        }
+        if options.dropPrivileges {
+            // Before any thread starts: threads inherit the reduced set.
+            try Privileges.drop()
+            logger.info("capabilities dropped: only CAP_NET_RAW kept (CapEff \(String(Privileges.effective() ?? 0, radix: 16)))")
         }
         control = try ControlServer(bridge: options.name, runDirectory: options.runDirectory) { [weak self] request in
             guard let self else { return .failure("bridge is shutting down") }

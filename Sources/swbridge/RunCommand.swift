@@ -58,6 +58,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).")
     var ring: String = "v2"
 
+    @Flag(name: .long, help: "Keep root's capabilities (by default only CAP_NET_RAW is kept once the sockets are open).")
+    var keepPrivileges = false
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -100,6 +103,7 @@ struct Run: ParsableCommand {
         default: throw ValidationError("--ring must be v2 or v3")
         }
         o.runDirectory = runDir
+        o.dropPrivileges = !keepPrivileges
         return o
     }
 

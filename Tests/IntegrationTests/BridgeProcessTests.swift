@@ -334,6 +334,27 @@ struct BridgeProcessTests {
         }
     }
 
+    // MARK: least privilege
+
+    @Test("once its sockets are open the bridge keeps only CAP_NET_RAW, on every thread (re-attaching needs no more: see the veth test)",
+          .timeLimit(.minutes(1)))
+    func leastPrivilege() throws {
+        try withSwbridgeLab(hosts: 2) { topo in
+            let bridge = try topo.start()
+            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(bridge.pid)/task")
+            #expect(tasks.count >= 3, "main, forwarding and control threads")
+            for t in tasks {
+                let status = try String(contentsOfFile: "/proc/\(bridge.pid)/task/\(t)/status", encoding: .utf8)
+                let eff = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }
+                #expect(eff?.hasSuffix("0000000000002000") == true, "thread \(t): \(eff ?? "no CapEff")")
+                let nnp = status.split(separator: "\n").first { $0.hasPrefix("NoNewPrivs:") }
+                #expect(nnp?.hasSuffix("1") == true)
+            }
+            let show = try bridge.mustControl(["link", "show"], lab: topo.lab)
+            #expect(show.contains("state forwarding"), "the control socket still answers: \(show)")
+        }
+    }
+
     // MARK: 8
 
     @Test("SIGTERM: exits within 2 s, no port left promiscuous, socket file removed; a second instance and an unknown interface are refused",

@@ -19,6 +19,8 @@
 #include <linux/virtio_net.h>
 #include <linux/sockios.h>
 #include <stddef.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 
 static inline unsigned int clp_tpacket_align(unsigned int x) { return TPACKET_ALIGN(x); }
 static inline unsigned int clp_tpacket3_hdrlen(void) { return TPACKET3_HDRLEN; }
@@ -65,5 +67,16 @@ struct clp_mmsghdr {
 static inline int clp_sendmmsg(int fd, struct clp_mmsghdr *vec, unsigned int count, int flags) {
     return (int)syscall(SYS_sendmmsg, fd, vec, count, flags);
 }
+
+/// capset(2) has no glibc wrapper (libcap is not a dependency): the raw system call with the
+/// version-3 header. `keep` is a bit mask of capability numbers below 32 (CAP_NET_RAW is 13,
+/// CAP_NET_ADMIN 12); it becomes the permitted and effective sets, inheritable is cleared.
+static inline int clp_capset_low(uint32_t keep) {
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2] = { { keep, keep, 0 }, { 0, 0, 0 } };
+    return (int)syscall(SYS_capset, &hdr, data);
+}
+/// prctl is variadic, which Swift cannot call.
+static inline int clp_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 #endif
 #endif
