@@ -10,7 +10,8 @@ public enum PcapError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, message: String)
     /// The file could not be created for writing.
     case cannotCreate(path: String, message: String)
-    /// Only Ethernet (LINKTYPE_ETHERNET, 1) is bridged.
+    /// Only Ethernet (LINKTYPE_ETHERNET, 1) is bridged. `linkType` is libpcap's DLT value
+    /// (it may differ from the file's LINKTYPE number, e.g. RAW: LINKTYPE 101, DLT 12).
     case unsupportedLinkType(path: String, linkType: Int32, name: String)
     /// The file ended inside a record, or a record header is impossible.
     case corrupt(path: String, message: String)
@@ -30,7 +31,7 @@ public enum PcapError: Error, Equatable, Sendable, CustomStringConvertible {
         case .cannotOpen(let p, let m): return "cannot read capture '\(p)': \(m)"
         case .cannotCreate(let p, let m): return "cannot create capture '\(p)': \(m)"
         case .unsupportedLinkType(let p, let t, let n):
-            return "capture '\(p)' has link type \(n) (\(t)); only Ethernet (EN10MB, 1) can be bridged"
+            return "capture '\(p)' has link type \(n) (DLT \(t)); only Ethernet (EN10MB, 1) can be bridged"
         case .corrupt(let p, let m): return "capture '\(p)' is truncated or corrupt: \(m)"
         case .writeFailed(let p, let m): return "writing capture '\(p)' failed: \(m)"
         case .invalidFilter(let e, let m): return "filter '\(e)' does not compile: \(m)"

@@ -78,12 +78,8 @@ public final class PcapWriter {
             throw .cannotCreate(path: path, message: "pcap_open_dead failed")
         }
         dead = d
-        do throws(PcapError) {
-            try openCurrent()
-        } catch {
-            pcap_close(d)
-            throw error
-        }
+        // Every property is set: if this throws, deinit runs and closes `dead`.
+        try openCurrent()
     }
 
     deinit {

@@ -1,2 +1,0 @@
-// PcapIOTests: placeholder while the module lands.
-import Testing
