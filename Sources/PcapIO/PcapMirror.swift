@@ -294,7 +294,8 @@ public final class PcapMirror: @unchecked Sendable {
     }
 
     /// Writes what is queued, closes the file and stops the thread. Call it after the last
-    /// `offer` (detach the mirror first). Idempotent.
+    /// `offer` (detach the mirror first). Idempotent. Required: the writer thread holds the
+    /// mirror until then, so dropping the last reference alone does not stop it.
     public func close() {
         guard !closed else { return }
         closed = true

@@ -91,6 +91,38 @@ struct PcapPortTests {
     }
 }
 
+extension PcapPortTests {
+    @Test("a capture taken by tcpdump in a lab namespace reads and replays", .privileged, .timeLimit(.minutes(1)))
+    func tcpdumpCapture() throws {
+        let topo = try BridgeLab()
+        let dir = NSTemporaryDirectory() + "swb-tcpdump-\(topo.lab.prefix)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ports = try topo.lab.withNetworkNamespace(topo.br) { try topo.brIf.map { try PcapPort(interface: $0) } }
+        let loop = try PcapForwardingLoop(ports: ports, maxDuration: .seconds(40))
+        defer { loop.stop() }
+        // -Z root: tcpdump would otherwise drop to its own user and fail to write here.
+        let file = dir + "/h2.pcap"
+        let capture = try topo.lab.spawn(["tcpdump", "-i", topo.h2If, "-w", file, "-U", "-Z", "root", "-c", "10"], in: topo.h2)
+        usleep(500_000)
+        let r = try Measure.ping(topo, count: 10)
+        #expect(r.loss == 0, "\(r.output)")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while capture.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        #expect(!capture.isRunning, "tcpdump did not see 10 frames")
+        loop.stop()
+        let records = try PcapReader(path: file).readAll()
+        #expect(records.count == 10)
+        // h1's and h2's frames on one segment: by source MAC they land on two ports, and after
+        // the first exchange every frame is forwarded to the other station's port.
+        let replayer = try Replayer(configuration: BridgeConfiguration(ports: [PortConfiguration(name: "a"), PortConfiguration(name: "b")]))
+        var verdicts: [ReplayVerdict] = []
+        let summary = try replayer.run(try PcapReader(path: file)) { verdicts.append($0) }
+        #expect(summary.frames == 10 && summary.stations.count == 2 && summary.droppedTotal == 0, "\(summary.report)")
+        #expect(verdicts.suffix(4).allSatisfy { if case .forward = $0.action { true } else { false } }, "\(verdicts)")
+    }
+}
+
 /// A forwarding thread over PcapPorts: poll on their selectable fds, one Forwarder pass per
 /// wake-up, bounded by `maxDuration`.
 final class PcapForwardingLoop: @unchecked Sendable {
