@@ -8,9 +8,11 @@
 // kernel module here, hence `--disable-system`); its ports are `type=system`, which the netdev
 // datapath implements with AF_PACKET sockets, or `type=afxdp` for `ovs-afxdp`.
 //
-// `stop` asks ovs-vswitchd to exit with `--cleanup` (it removes its tap devices), then
-// ovsdb-server, then signals only the PIDs read from its own pidfiles (and only while they
-// still are OVS daemons), and deletes the directory.
+// The daemons run in the foreground as children of this process (with pidfiles), not
+// `--detach`ed: a daemonised grandchild keeps descriptors of Foundation's Process and the
+// launch would never be seen to finish. `stop` asks ovs-vswitchd to exit with `--cleanup` (it
+// removes its tap devices), then ovsdb-server, then signals only the PIDs it started (and read
+// from its own pidfiles, and only while they still are OVS daemons), and deletes the directory.
 
 import Foundation
 import LabKit
@@ -46,6 +48,7 @@ public final class OVSInstance: @unchecked Sendable {
     /// ovs-vswitchd's PID: the process doing the forwarding.
     public private(set) var vswitchdPID: Int32?
     private var ownPIDs: [Int32] = []
+    private var processes: [Process] = []
     private let lab: CompareLab
     private var stopped = false
 
@@ -73,17 +76,15 @@ public final class OVSInstance: @unchecked Sendable {
         let ovs = OVSInstance(lab: lab, directory: dir, bridgeName: bridgeName)
         do {
             try ovs.host(["ovsdb-tool", "create", "\(dir)/conf.db", schema])
-            try ovs.inNamespace([
-                "ovsdb-server", "\(dir)/conf.db", "--remote=punix:\(dir)/db.sock", "--pidfile=\(dir)/ovsdb-server.pid",
-                "--unixctl=\(dir)/ovsdb-server.ctl", "--log-file=\(dir)/ovsdb-server.log", "--detach", "--no-chdir",
-            ])
-            ovs.readPID("ovsdb-server")
+            try ovs.daemon("ovsdb-server", [
+                "\(dir)/conf.db", "--remote=punix:\(dir)/db.sock", "--pidfile=\(dir)/ovsdb-server.pid",
+                "--unixctl=\(dir)/ovsdb-server.ctl", "--log-file=\(dir)/ovsdb-server.log", "--no-chdir",
+            ], readyWhen: "\(dir)/db.sock")
             try ovs.vsctl(["--no-wait", "init"])
-            try ovs.inNamespace([
-                "ovs-vswitchd", ovs.database, "--pidfile=\(dir)/ovs-vswitchd.pid", "--unixctl=\(dir)/ovs-vswitchd.ctl",
-                "--log-file=\(dir)/ovs-vswitchd.log", "--detach", "--no-chdir", "--disable-system",
-            ])
-            ovs.vswitchdPID = ovs.readPID("ovs-vswitchd")
+            ovs.vswitchdPID = try ovs.daemon("ovs-vswitchd", [
+                ovs.database, "--pidfile=\(dir)/ovs-vswitchd.pid", "--unixctl=\(dir)/ovs-vswitchd.ctl",
+                "--log-file=\(dir)/ovs-vswitchd.log", "--no-chdir", "--disable-system",
+            ], readyWhen: "\(dir)/ovs-vswitchd.ctl")
             var args = ["add-br", bridgeName, "--", "set", "bridge", bridgeName, "datapath_type=netdev"]
             for p in lab.ports {
                 args += ["--", "add-port", bridgeName, p]
@@ -131,6 +132,7 @@ public final class OVSInstance: @unchecked Sendable {
     public func stop() {
         guard !stopped else { return }
         stopped = true
+        for daemon in ["ovsdb-server", "ovs-vswitchd"] { readPID(daemon) }  // also one that started but failed later
         _ = try? appctl("ovs-vswitchd", ["exit", "--cleanup"])
         _ = try? appctl("ovsdb-server", ["exit"])
         for pid in ownPIDs {
@@ -140,6 +142,10 @@ public final class OVSInstance: @unchecked Sendable {
             let hard = Date().addingTimeInterval(2)
             while Self.isOVSDaemon(pid) && Date() < hard { usleep(20_000) }
             if Self.isOVSDaemon(pid) { kill(pid, SIGKILL) }
+        }
+        for p in processes where p.isRunning {  // reaped by Foundation; wait for it
+            let deadline = Date().addingTimeInterval(2)
+            while p.isRunning && Date() < deadline { usleep(10_000) }
         }
         // exit --cleanup removes these; an abrupt end would leave them in the namespace.
         for device in [bridgeName, "ovs-netdev"] {
@@ -169,7 +175,7 @@ public final class OVSInstance: @unchecked Sendable {
         guard let text = try? String(contentsOfFile: "\(directory)/\(daemon).pid", encoding: .utf8),
             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
         else { return nil }
-        ownPIDs.append(pid)
+        if !ownPIDs.contains(pid) { ownPIDs.append(pid) }
         return pid
     }
 
@@ -184,11 +190,29 @@ public final class OVSInstance: @unchecked Sendable {
         return r
     }
 
+    /// Starts a daemon in the bridge namespace in the foreground (not `--detach`: a daemonised
+    /// child keeps descriptors of the launching Process, which then never sees its parent end),
+    /// as a child of this process (`ip netns exec` and `env` exec in place, so the child's PID
+    /// is the daemon's); waits until `readyWhen` exists. Returns the daemon's PID (its pidfile).
     @discardableResult
-    private func inNamespace(_ args: [String]) throws -> CommandResult {
-        let r = try lab.lab.run(resolved(args), in: namespace, timeout: .seconds(30))
-        guard r.status == 0 else { throw Self.failure(args, r) }
-        return r
+    private func daemon(_ program: String, _ args: [String], readyWhen path: String) throws -> Int32 {
+        let p = try lab.lab.spawn(resolved([program] + args), in: namespace)
+        processes.append(p)
+        ownPIDs.append(p.processIdentifier)
+        let deadline = Date().addingTimeInterval(15)
+        while !FileManager.default.fileExists(atPath: path) {
+            guard p.isRunning else {
+                throw BenchError.bridgeDidNotStart("ovs", "\(program) exited with status \(p.terminationStatus): \(logTail(program))")
+            }
+            guard Date() < deadline else { throw BenchError.bridgeDidNotStart("ovs", "\(program) not ready after 15 s: \(logTail(program))") }
+            usleep(20_000)
+        }
+        return readPID(program) ?? p.processIdentifier
+    }
+
+    private func logTail(_ program: String) -> String {
+        let text = (try? String(contentsOfFile: "\(directory)/\(program).log", encoding: .utf8)) ?? ""
+        return String(text.split(separator: "\n").suffix(3).joined(separator: " | ").suffix(300))
     }
 
     @discardableResult

@@ -164,8 +164,8 @@ public struct FloodStop: Sendable, Equatable {
     /// Flooding went on until the end of the observation window: the true figure is larger.
     public var didNotStop: Bool
 
-    /// `learnedAt`: the learning frame's send time; `lastFlooded`: the last flooded frame's
-    /// arrival (0: none); `streamEnd`: when the stream to the MAC stopped; a flood seen within
+    /// `learnedAt`: the learning frame's send time; `lastFlooded`: the time of the last flooded
+    /// frame (its send stamp or its arrival; 0: none); `streamEnd`: when the stream to the MAC stopped; a flood seen within
     /// `margin` of the end counts as not stopped. All CLOCK_MONOTONIC ns.
     public init(learnedAt: UInt64, lastFlooded: UInt64, streamEnd: UInt64, margin: UInt64 = 20_000_000) {
         if lastFlooded <= learnedAt {
