@@ -44,7 +44,7 @@ let package = Package(
         // The running bridge: ports, forwarding threads, the control socket.
         .target(
             name: "BridgeService",
-            dependencies: ["BridgeCore", "PacketIO", "CLinuxPacket", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BridgeCore", "PacketIO", "PcapIO", "CLinuxPacket", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotPath
         ),
         .executableTarget(

@@ -9,6 +9,7 @@ import BridgeCore
 import Foundation
 import Logging
 import PacketIO
+import PcapIO
 import Synchronization
 
 #if canImport(Glibc)
@@ -47,6 +48,9 @@ public struct BridgeOptions: Sendable {
     public var runDirectory = ControlServer.defaultRunDirectory
     /// MAC moves per second above which a loop is suspected and logged.
     public var loopMoveRate: Double = 100
+    /// Port name -> pcap file: frames entering and leaving the port, written by a background
+    /// thread (a slow disk drops mirrored frames, counted, never forwarded ones).
+    public var mirrors: [String: String] = [:]
     /// Drop every capability but CAP_NET_RAW once the sockets are open.
     public var dropPrivileges = true
     /// How often to look for vanished ports' interfaces coming back.
@@ -70,6 +74,7 @@ public final class Bridge: @unchecked Sendable {
     private var workers: [ForwardingWorker] = []
     private var threads: [Thread] = []
     private var control: ControlServer?
+    private var mirrors: [PcapMirror?] = []
     private let runtime: Mutex<[PortRuntime]>
     private let stopRequested = Atomic<Bool>(false)
     private let started = monotonicNow()
@@ -97,10 +102,24 @@ public final class Bridge: @unchecked Sendable {
             }
             perWorker.append(ports)
         }
+        for name in options.mirrors.keys where !options.bridge.ports.contains(where: { $0.name == name }) {
+            throw BridgeError.invalid("--mirror \(name): no such port on this bridge")
+        }
+        for p in options.bridge.ports {
+            guard let file = options.mirrors[p.name] else {
+                mirrors.append(nil)
+                continue
+            }
+            do {
+                mirrors.append(try PcapMirror(path: file))
+            } catch {
+                throw BridgeError.invalid("--mirror \(p.name)=\(file): \(error)")
+            }
+        }
         for (w, ports) in perWorker.enumerated() {
             workers.append(try ForwardingWorker(id: w, table: table, configuration: options.bridge, ports: ports,
                                                 busyPoll: options.busyPoll, spinMicroseconds: options.spinMicroseconds,
-                                                logger: logger))
+                                                mirrors: mirrors, logger: logger))
         }
         if options.dropPrivileges {
             // Before any thread starts: threads inherit the reduced set.
@@ -171,6 +190,11 @@ public final class Bridge: @unchecked Sendable {
         let deadline = monotonicNow().milliseconds + 2_000
         while workers.contains(where: { !$0.isDone }) && monotonicNow().milliseconds < deadline { usleep(1_000) }
         collectFaults()
+        for (i, m) in mirrors.enumerated() {
+            guard let m else { continue }
+            m.close()  // after the workers: nobody offers any more
+            logger.info("mirror of \(options.bridge.ports[i].name): \(m.statistics)")
+        }
         logger.info("bridge \(options.name) stopped")
     }
 

@@ -8,6 +8,7 @@
 import BridgeCore
 import Logging
 import PacketIO
+import PcapIO
 import Synchronization
 
 #if canImport(Glibc)
@@ -56,14 +57,18 @@ final class ForwardingWorker: @unchecked Sendable {
     let faults = Mutex<[PortFault]>([])
     private let done = Atomic<Bool>(false)
 
+    /// Per port: a pcap mirror of what enters and leaves it (`--mirror`), or nil.
+    private let mirrors: [PcapMirror?]
+
     init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [AFPacketPort?], busyPoll: Bool,
-         spinMicroseconds: Int = 0, logger: Logger) throws {
+         spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], logger: Logger) throws {
         spinNanoseconds = UInt64(max(spinMicroseconds, 0)) * 1000
+        self.mirrors = mirrors
         self.id = id
         counters = CounterBlock()
         engine = try ForwardingEngine(table: table, configuration: configuration, counters: counters)
         self.ports = ports
-        forwarder = Forwarder(engine: engine, ports: ports.map { $0 })
+        forwarder = Forwarder(engine: engine, ports: ports.indices.map { i in Self.wrap(ports[i], mirrors.indices.contains(i) ? mirrors[i] : nil) })
         self.busyPoll = busyPoll
         self.logger = logger
         var fds: [Int32] = [0, 0]
@@ -124,7 +129,7 @@ final class ForwardingWorker: @unchecked Sendable {
                     case .attach(let index, let handoff):
                         ports[index]?.close()
                         ports[index] = handoff.port
-                        forwarder.setPort(index, handoff.port)
+                        forwarder.setPort(index, Self.wrap(handoff.port, mirrors.indices.contains(index) ? mirrors[index] : nil))
                     }
                 }
                 rebuild()
@@ -172,6 +177,14 @@ final class ForwardingWorker: @unchecked Sendable {
         }
         publishStatistics()
         done.store(true, ordering: .releasing)
+    }
+
+    /// The port the Forwarder drives: the socket itself, or a MirrorPort that also offers what
+    /// it receives and sends to the port's pcap mirror (never blocking: a full mirror drops).
+    private static func wrap(_ port: AFPacketPort?, _ mirror: PcapMirror?) -> (any Port)? {
+        guard let port else { return nil }
+        guard let mirror else { return port }
+        return MirrorPort(port, ingress: mirror, egress: mirror)
     }
 
     /// Checks every ring (no syscall: the ring's status words) until `spinNanoseconds` pass

@@ -58,6 +58,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).")
     var ring: String = "v2"
 
+    @Option(name: .long, help: "PORT=FILE: write the frames entering and leaving PORT to a pcap file (repeatable).")
+    var mirror: [String] = []
+
     @Flag(name: .long, help: "Keep root's capabilities (by default only CAP_NET_RAW is kept once the sockets are open).")
     var keepPrivileges = false
 
@@ -104,6 +107,13 @@ struct Run: ParsableCommand {
         }
         o.runDirectory = runDir
         o.dropPrivileges = !keepPrivileges
+        for m in mirror {
+            let parts = m.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("--mirror takes PORT=FILE, got '\(m)'")
+            }
+            o.mirrors[parts[0]] = parts[1]
+        }
         return o
     }
 

@@ -12,6 +12,7 @@
 
 import Foundation
 import LabKit
+import PcapIO
 import Testing
 
 #if canImport(Glibc)
@@ -331,6 +332,31 @@ struct BridgeProcessTests {
             #expect(bridge.isRunning)
             let log = bridge.standardError
             #expect(log.contains("detached") && log.contains("re-attached"), "\(log)")
+        }
+    }
+
+    // MARK: mirror
+
+    @Test("--mirror PORT=FILE writes the ICMP frames entering and leaving the port, readable by libpcap",
+          .timeLimit(.minutes(1)))
+    func mirrorToPcap() throws {
+        try withSwbridgeLab(hosts: 2) { topo in
+            let file = "/tmp/\(topo.name)-mirror.pcap"
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let bridge = try topo.start(["--mirror", "\(topo.ports[0])=\(file)"])
+            let ping = try topo.ping(from: 0, to: 1, count: 4)
+            #expect(ping.received == 4, "\(ping)")
+            #expect(bridge.signalAndWait(SIGTERM, timeout: .seconds(5)) != nil)
+            let records = try PcapReader(path: file).readAll()
+            func icmpType(_ b: [UInt8]) -> UInt8? {
+                guard b.count >= 35, b[12] == 0x08, b[13] == 0x00, b[23] == 1 else { return nil }
+                return b[14 + Int(b[14] & 0x0F) * 4]
+            }
+            let types = records.compactMap { icmpType($0.bytes) }
+            #expect(types.filter { $0 == 8 }.count == 4, "echo requests entering the port: \(types)")
+            #expect(types.filter { $0 == 0 }.count == 4, "echo replies leaving it: \(types)")
+            let times = records.map { Double($0.timestamp.seconds) + Double($0.timestamp.nanoseconds) / 1e9 }
+            #expect(times == times.sorted() && (times.first ?? 0) > 1_700_000_000, "real, ordered timestamps")
         }
     }
 
