@@ -93,11 +93,21 @@ public final class CompareRunner {
                     for streams in [1, 4] {
                         load = BenchEnvironment.loadAverage()
                         progress("round \(round): \(label): TCP, \(streams) stream(s)")
-                        let t = try CompareTrials.tcp(lab, streams: streams, seconds: o.quick ? 3 : 5)
                         let key = streams == 1 ? "tcp1" : "tcpN"
-                        record(key, ["\(key)_gbps": t.gigabitsPerSecond, "\(key)_retransmits": Double(t.retransmits),
-                                     "tcp_csum_errors": Double(t.checksumErrors), "streams": Double(streams)],
-                               note: t.gigabitsPerSecond == 0 ? "no TCP result (connection failed?)" : nil, load: load)
+                        do {
+                            let t = try CompareTrials.tcp(lab, streams: streams, seconds: o.quick ? 3 : 5)
+                            var note: String? = nil
+                            if t.gigabitsPerSecond == 0 {
+                                note = "no TCP result (connection failed?)"
+                                    + (t.checksumErrors > 0 ? "; \(t.checksumErrors) TcpInCsumErrors at the receiver" : "")
+                            }
+                            record(key, ["\(key)_gbps": t.gigabitsPerSecond, "\(key)_retransmits": Double(t.retransmits),
+                                         "tcp_csum_errors": Double(t.checksumErrors), "streams": Double(streams)], note: note, load: load)
+                        } catch {
+                            // A TCP test that hangs (iperf3 killed at its deadline) is a result too.
+                            record(key, ["\(key)_gbps": 0, "streams": Double(streams)],
+                                   note: "TCP did not complete: iperf3 killed at its deadline (connection failed?)", load: load)
+                        }
                     }
                 }
 

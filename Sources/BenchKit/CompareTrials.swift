@@ -109,7 +109,8 @@ public enum CompareTrials {
         for _ in 0..<20 {  // the server needs a moment to listen
             usleep(100_000)
             let r = try lab.lab.run(
-                ["iperf3", "-c", lab.address(ofHost: 2), "-p", "\(port)", "-t", "\(seconds)", "-P", "\(streams)", "-J"],
+                ["iperf3", "-c", lab.address(ofHost: 2), "-p", "\(port)", "-t", "\(seconds)", "-P", "\(streams)", "-J",
+                 "--connect-timeout", "5000"],
                 in: client, timeout: .seconds(seconds + 20))
             if r.status == 0 { result = r; break }
             if !r.standardOutput.contains("Connection refused") && !r.standardError.contains("Connection refused") { result = r; break }

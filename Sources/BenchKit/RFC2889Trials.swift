@@ -201,7 +201,10 @@ final class AddressTrials {
             values["learn_rate_fps"] = found.ndr.result?.offeredRate ?? rate
             if found.ndr.lowestFailingRate == nil { values["learn_rate_fps_bounded"] = 1 }
         } else {
-            note = "not all \(n) addresses were learned even at \(Int(search.minimumRate)) frames/s"
+            let lowest = Int(found.trials.map(\.rate).min() ?? search.minimumRate)
+            note = lowest <= Int(search.minimumRate)
+                ? "not all \(n) addresses were learned even at \(lowest) frames/s"
+                : "not all \(n) addresses were learned at any rate tried (lowest \(lowest) frames/s, \(found.trials.count) trials)"
         }
         record("learning_rate", values, note)
     }
