@@ -45,6 +45,8 @@ public struct BridgeOptions: Sendable {
     /// After traffic, keep polling the rings this long before sleeping (0: sleep at once).
     public var spinMicroseconds = 0
     public var ring = AFPacketPort.Configuration()
+    /// Packet I/O per port name (default AF_PACKET).
+    public var backends: [String: PortBackend] = [:]
     public var runDirectory = ControlServer.defaultRunDirectory
     /// MAC moves per second above which a loop is suspected and logged.
     public var loopMoveRate: Double = 100
@@ -64,7 +66,7 @@ struct PortRuntime {
     var attached: Bool
     var reason: String?
     /// Kernel ring counters of sockets already closed (re-attached ports start from these).
-    var retired = AFPacketStatistics()
+    var retired = PortIOStatistics()
 }
 
 public final class Bridge: @unchecked Sendable {
@@ -90,15 +92,14 @@ public final class Bridge: @unchecked Sendable {
         runtime = Mutex(Array(repeating: PortRuntime(attached: true), count: options.bridge.ports.count))
 
         // Ports first: an unknown interface must fail before anything is started.
-        var perWorker: [[AFPacketPort?]] = []
+        guard options.threads == 1 || !options.backends.values.contains(.pcap) else {
+            throw BridgeError.invalid("backend=pcap ports work with one forwarding thread (libpcap has no fanout)")
+        }
+        var perWorker: [[(any BridgePort)?]] = []
         for _ in 0..<options.threads {
-            var ports: [AFPacketPort?] = []
+            var ports: [(any BridgePort)?] = []
             for (i, p) in options.bridge.ports.enumerated() {
-                do {
-                    ports.append(try AFPacketPort(interface: p.name, configuration: Self.ringConfiguration(options, port: i)))
-                } catch {
-                    throw BridgeError.port(p.name, error)
-                }
+                ports.append(try Self.openPort(p.name, index: i, options))
             }
             perWorker.append(ports)
         }
@@ -135,6 +136,26 @@ public final class Bridge: @unchecked Sendable {
     /// Each port's sockets (one per worker) join one fanout group when there are several
     /// workers. A group id is unique in the network namespace and bound to one interface, so
     /// each port gets its own: derived from the process id, so two bridges never collide.
+    /// Opens `name` with its backend; errors name the port.
+    static func openPort(_ name: String, index: Int, _ options: BridgeOptions) throws -> any BridgePort {
+        switch options.backends[name] ?? .afPacket {
+        case .afPacket:
+            do {
+                return try AFPacketPort(interface: name, configuration: ringConfiguration(options, port: index))
+            } catch {
+                throw BridgeError.port(name, error)
+            }
+        case .pcap:
+            do {
+                return try PcapBridgePort(interface: name)
+            } catch let e as PacketIOError {
+                throw BridgeError.port(name, e)
+            } catch {
+                throw BridgeError.invalid("port \(name): \(error)")
+            }
+        }
+    }
+
     static func ringConfiguration(_ options: BridgeOptions, port: Int) -> AFPacketPort.Configuration {
         var c = options.ring
         if options.threads > 1 { c.fanoutGroup = UInt16(truncatingIfNeeded: Int(getpid()) &* 64 &+ port) }
@@ -215,14 +236,14 @@ public final class Bridge: @unchecked Sendable {
                 return f
             }
             for f in faults {
-                let final = f.port.port.statistics()
+                let final = f.port.port.ioStatistics()
                 f.port.port.close()
                 let name = options.bridge.ports[f.index].name
                 let wasAttached = runtime.withLock { rt -> Bool in
                     let was = rt[f.index].attached
                     rt[f.index].attached = false
                     rt[f.index].reason = f.reason
-                    rt[f.index].retired = Self.sum(rt[f.index].retired, final)
+                    rt[f.index].retired = rt[f.index].retired + final
                     return was
                 }
                 if wasAttached {
@@ -241,11 +262,9 @@ public final class Bridge: @unchecked Sendable {
             let name = options.bridge.ports[i].name
             guard (try? Interface.index(of: name)) != nil else { continue }
             // The interface is back (it may be a new one of the same name): open it on every worker.
-            var opened: [AFPacketPort] = []
+            var opened: [any BridgePort] = []
             do {
-                for _ in workers.indices {
-                    opened.append(try AFPacketPort(interface: name, configuration: Self.ringConfiguration(options, port: i)))
-                }
+                for _ in workers.indices { opened.append(try Self.openPort(name, index: i, options)) }
             } catch {
                 for p in opened { p.close() }
                 logger.debug("port \(name): not ready yet: \(error)")
@@ -270,22 +289,6 @@ public final class Bridge: @unchecked Sendable {
         let rt = runtime.withLock { $0 }
         for i in config.ports.indices where !rt[i].attached { config.ports[i].state = .disabled }
         for w in workers { w.send(.apply(config)) }
-    }
-
-    static func sum(_ a: AFPacketStatistics, _ b: AFPacketStatistics) -> AFPacketStatistics {
-        var s = a
-        s.kernelPackets &+= b.kernelPackets
-        s.kernelDrops &+= b.kernelDrops
-        s.kernelFreezeCount &+= b.kernelFreezeCount
-        s.receivedFrames &+= b.receivedFrames
-        s.transmittedFrames &+= b.transmittedFrames
-        s.transmitErrors &+= b.transmitErrors
-        s.transmitDroppedBusy &+= b.transmitDroppedBusy
-        s.transmitDroppedOversize &+= b.transmitDroppedOversize
-        s.transmitDroppedMalformed &+= b.transmitDroppedMalformed
-        s.transmitDroppedClosed &+= b.transmitDroppedClosed
-        s.droppedTruncated &+= b.droppedTruncated
-        return s
     }
 
     // MARK: - Control requests
@@ -374,7 +377,7 @@ public final class Bridge: @unchecked Sendable {
                 index: (try? Interface.index(of: p.name)).map(Int.init) ?? 0, port: config, attached: rt[i].attached,
                 operUp: state?.operationalUp ?? false, mtu: try? Interface.mtu(of: p.name),
                 mac: try? Interface.macAddress(of: p.name), learnedEntries: table.learnedEntries(port: i),
-                backend: "af_packet \(options.ring.ringVersion)")
+                backend: (options.backends[p.name] ?? .afPacket) == .pcap ? "pcap" : "af_packet \(options.ring.ringVersion)")
         }
     }
 
@@ -386,7 +389,7 @@ public final class Bridge: @unchecked Sendable {
             var ring = rt[i].retired
             for w in workers {
                 c += w.counters.snapshot(port: i)
-                if let s = w.published.withLock({ $0[i] }) { ring = Self.sum(ring, s) }
+                if let s = w.published.withLock({ $0[i] }) { ring = ring + s }
             }
             rows.append(PortStatsRow(name: p.name, counters: c, ringPackets: ring.kernelPackets, ringDrops: ring.kernelDrops))
         }

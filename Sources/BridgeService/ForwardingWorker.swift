@@ -17,7 +17,7 @@ import Glibc
 
 /// Moves a port to the thread that will own it. The sender gives it up: no aliasing.
 struct PortHandoff: @unchecked Sendable {
-    let port: AFPacketPort
+    let port: any BridgePort
 }
 
 /// Something a worker must do between batches.
@@ -39,7 +39,7 @@ final class ForwardingWorker: @unchecked Sendable {
     let engine: ForwardingEngine
     let counters: CounterBlock
     private let forwarder: Forwarder
-    private var ports: [AFPacketPort?]
+    private var ports: [(any BridgePort)?]
     private let busyPoll: Bool
     /// After traffic, keep checking the rings this long before sleeping in poll: a reply that
     /// follows a request within it is forwarded without a scheduler wake-up (the dominant
@@ -52,7 +52,7 @@ final class ForwardingWorker: @unchecked Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
     /// Socket statistics per port as last published (nil: detached).
-    let published: Mutex<[AFPacketStatistics?]>
+    let published: Mutex<[PortIOStatistics?]>
     /// Ports this worker gave up on; the supervisor collects them.
     let faults = Mutex<[PortFault]>([])
     private let done = Atomic<Bool>(false)
@@ -60,7 +60,7 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Per port: a pcap mirror of what enters and leaves it (`--mirror`), or nil.
     private let mirrors: [PcapMirror?]
 
-    init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [AFPacketPort?], busyPoll: Bool,
+    init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any BridgePort)?], busyPoll: Bool,
          spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], logger: Logger) throws {
         spinNanoseconds = UInt64(max(spinMicroseconds, 0)) * 1000
         self.mirrors = mirrors
@@ -181,7 +181,7 @@ final class ForwardingWorker: @unchecked Sendable {
 
     /// The port the Forwarder drives: the socket itself, or a MirrorPort that also offers what
     /// it receives and sends to the port's pcap mirror (never blocking: a full mirror drops).
-    private static func wrap(_ port: AFPacketPort?, _ mirror: PcapMirror?) -> (any Port)? {
+    private static func wrap(_ port: (any BridgePort)?, _ mirror: PcapMirror?) -> (any Port)? {
         guard let port else { return nil }
         guard let mirror else { return port }
         return MirrorPort(port, ingress: mirror, egress: mirror)
@@ -211,7 +211,7 @@ final class ForwardingWorker: @unchecked Sendable {
         var err: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
         _ = getsockopt(p.fileDescriptor, SOL_SOCKET, SO_ERROR, &err, &len)  // also clears it
-        let stillThere = (try? Interface.index(of: p.name)) == p.interfaceIndex
+        let stillThere = (try? Interface.index(of: p.name)) == p.boundInterfaceIndex
         if stillThere && err != EBADF {
             logger.info("port \(p.name): socket reported errno \(err) (link down?); keeping it")
             return false
@@ -224,9 +224,9 @@ final class ForwardingWorker: @unchecked Sendable {
     }
 
     private func publishStatistics() {
-        var stats: [AFPacketStatistics?] = []
+        var stats: [PortIOStatistics?] = []
         stats.reserveCapacity(ports.count)
-        for p in ports { stats.append(p?.statistics()) }
+        for p in ports { stats.append(p?.ioStatistics()) }
         published.withLock { $0 = stats }
     }
 }

@@ -9,13 +9,19 @@ public enum PortSpec {
     public static let help = """
         NAME[:OPTION...]. Options: learning|no-learning, flood|no-flood, mcast_flood|no-mcast_flood, \
         bcast_flood|no-bcast_flood, hairpin, isolated, disabled, pvid=N, no-pvid, vlans=LIST, untagged=LIST \
-        (LIST like 1,10-20), storm control bcast_limit=FPS, mcast_limit=FPS, unknown_limit=FPS (floods this port \
+        (LIST like 1,10-20), backend=af_packet|pcap, storm control bcast_limit=FPS, mcast_limit=FPS, unknown_limit=FPS (floods this port \
         may start per second). Defaults as Linux: learning, flood, mcast_flood, bcast_flood on; pvid 1, vlans 1, \
         untagged 1; no storm limits.
         """
 
     /// Parses one spec. Throws with the offending part named.
     public static func parse(_ spec: String) throws(ConfigurationError) -> PortConfiguration {
+        try parseWithBackend(spec).0
+    }
+
+    /// Parses one spec and its `backend=af_packet|pcap` option (nil when not given).
+    public static func parseWithBackend(_ spec: String) throws(ConfigurationError) -> (PortConfiguration, PortBackend?) {
+        var backend: PortBackend? = nil
         let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         let name = parts[0]
         guard !name.isEmpty, name.utf8.count <= 15, !name.contains("/"), !name.contains(" ") else {
@@ -31,6 +37,11 @@ public enum PortSpec {
                     port.pvid = v
                 case "vlans": port.vlans = try VLANSet(parsing: value)
                 case "untagged": port.untaggedVLANs = try VLANSet(parsing: value)
+                case "backend":
+                    guard let b = PortBackend(rawValue: value) else {
+                        throw .invalidPortSpec(spec, "backend must be af_packet or pcap")
+                    }
+                    backend = b
                 case "bcast_limit", "mcast_limit", "unknown_limit":
                     guard let rate = UInt32(value), rate >= 1 else {
                         throw .invalidPortSpec(spec, "\(key) takes a rate in frames/s (1 or more)")
@@ -58,7 +69,7 @@ public enum PortSpec {
                 throw .unknownFlag(option)
             }
         }
-        return port
+        return (port, backend)
     }
 }
 

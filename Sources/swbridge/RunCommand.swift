@@ -55,6 +55,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "After traffic, keep checking the rings this many µs before sleeping (0: never spin).")
     var spinUs: Int = 0
 
+    @Option(name: .long, help: "Packet I/O of ports without a backend= option: af_packet (rings, offloads) or pcap (libpcap, portable; needs offloads off for TCP).")
+    var backend: String = "af_packet"
+
     @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).")
     var ring: String = "v2"
 
@@ -74,8 +77,15 @@ struct Run: ParsableCommand {
         var o = BridgeOptions()
         o.name = name
         guard !ports.isEmpty else { throw ValidationError("give at least one --port INTERFACE") }
+        guard let defaultBackend = PortBackend(rawValue: backend) else {
+            throw ValidationError("--backend must be af_packet or pcap")
+        }
         do {
-            o.bridge.ports = try ports.map { spec throws(ConfigurationError) in try PortSpec.parse(spec) }
+            for spec in ports {
+                let (port, b) = try PortSpec.parseWithBackend(spec)
+                o.bridge.ports.append(port)
+                o.backends[port.name] = b ?? defaultBackend
+            }
         } catch {
             throw ValidationError(error.description)
         }

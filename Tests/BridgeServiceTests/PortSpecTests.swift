@@ -44,3 +44,13 @@ import Testing
         }
     }
 }
+
+@Suite struct PortSpecBackendTests {
+    @Test func backendOption() throws {
+        #expect(try PortSpec.parseWithBackend("x:backend=pcap").1 == .pcap)
+        #expect(try PortSpec.parseWithBackend("x").1 == nil)
+        #expect(throws: ConfigurationError.invalidPortSpec("x:backend=dpdk", "backend must be af_packet or pcap")) {
+            try PortSpec.parseWithBackend("x:backend=dpdk")
+        }
+    }
+}

@@ -360,6 +360,19 @@ struct BridgeProcessTests {
         }
     }
 
+    @Test("--backend pcap: two hosts ping through swbridge with both ports on libpcap", .timeLimit(.minutes(1)))
+    func pcapBackend() throws {
+        try withSwbridgeLab(hosts: 2) { topo in
+            let bridge = try topo.start(["--backend", "pcap"])
+            let ping = try topo.ping(from: 0, to: 1, count: 5)
+            #expect(ping.received == 5, "\(ping)")
+            let links = try bridge.mustControl(["link", "show", "-d"], lab: topo.lab)
+            #expect(links.contains("pcap"), "\(links)")
+            let fdb = try bridge.mustControl(["fdb", "show"], lab: topo.lab)
+            #expect(fdb.split(separator: "\n").count >= 2, "\(fdb)")
+        }
+    }
+
     // MARK: least privilege
 
     @Test("once its sockets are open the bridge keeps only CAP_NET_RAW, on every thread (re-attaching needs no more: see the veth test)",

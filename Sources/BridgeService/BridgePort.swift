@@ -1,0 +1,74 @@
+// BridgePort: what the running bridge needs from a port beyond forwarding frames — a
+// descriptor to wait on, the interface it is bound to (to notice it vanish), counters and
+// closing. AF_PACKET (the default) and libpcap (`backend=pcap`, the portable fallback) both
+// provide it; the forwarding path itself only sees BridgeCore's `Port`.
+
+import BridgeCore
+import PacketIO
+import PcapIO
+
+/// Which packet I/O a port uses.
+public enum PortBackend: String, Sendable, CaseIterable {
+    case afPacket = "af_packet"
+    case pcap
+}
+
+/// Counters every backend reports, in the terms `stats` prints.
+struct PortIOStatistics: Sendable {
+    /// Frames the kernel passed to the socket (AF_PACKET tp_packets), when known.
+    var kernelPackets: UInt64 = 0
+    /// Frames the kernel dropped because the ring or buffer was full.
+    var kernelDrops: UInt64 = 0
+    var transmitErrors: UInt64 = 0
+
+    static func + (a: PortIOStatistics, b: PortIOStatistics) -> PortIOStatistics {
+        PortIOStatistics(kernelPackets: a.kernelPackets &+ b.kernelPackets, kernelDrops: a.kernelDrops &+ b.kernelDrops,
+                         transmitErrors: a.transmitErrors &+ b.transmitErrors)
+    }
+}
+
+protocol BridgePort: Port {
+    var fileDescriptor: Int32 { get }
+    var isOpen: Bool { get }
+    /// The ifindex the port was opened on (a re-created interface of the same name has another).
+    var boundInterfaceIndex: Int32 { get }
+    var backend: PortBackend { get }
+    func ioStatistics() -> PortIOStatistics
+    func close()
+}
+
+extension AFPacketPort: BridgePort {
+    var boundInterfaceIndex: Int32 { interfaceIndex }
+    var backend: PortBackend { .afPacket }
+    func ioStatistics() -> PortIOStatistics {
+        let s = statistics()
+        return PortIOStatistics(
+            kernelPackets: s.kernelPackets, kernelDrops: s.kernelDrops,
+            transmitErrors: s.transmitErrors &+ s.transmitDroppedBusy &+ s.transmitDroppedOversize)
+    }
+}
+
+/// A libpcap port with the interface index it was opened on.
+final class PcapBridgePort: BridgePort {
+    let port: PcapPort
+    let boundInterfaceIndex: Int32
+    init(interface: String) throws {
+        boundInterfaceIndex = try Interface.index(of: interface)
+        port = try PcapPort(interface: interface)
+    }
+    var name: String { port.name }
+    var fileDescriptor: Int32 { port.fileDescriptor }
+    var isOpen: Bool { port.isOpen }
+    var backend: PortBackend { .pcap }
+    func receive(into frames: UnsafeMutableBufferPointer<ReceivedFrame>, port index: Int) -> Int {
+        port.receive(into: frames, port: index)
+    }
+    func releaseReceived() { port.releaseReceived() }
+    func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int { port.transmit(frames) }
+    func ioStatistics() -> PortIOStatistics {
+        let s = port.statistics()
+        return PortIOStatistics(kernelPackets: s.received &+ s.kernelDrops, kernelDrops: s.kernelDrops &+ s.interfaceDrops,
+                                transmitErrors: s.transmitErrors)
+    }
+    func close() { port.close() }
+}
