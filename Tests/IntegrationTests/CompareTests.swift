@@ -21,6 +21,7 @@ import Testing
 
     @Test(.privileged, .timeLimit(.minutes(3)))
     func shortComparisonHoldsEveryField() throws {
+        let started = Date()
         let path = try #require(Self.swbridgePath, "swbridge binary not found next to the tests: run `swift build` first")
         var options = CompareOptions(swbridgePath: path)
         options.quick = true
@@ -33,7 +34,9 @@ import Testing
         }
         #expect(report.bridges == ["kernel", "swbridge"])
         var required = ["idle_cpu_pct", "ping_avg_us", "ping_p50_us", "ping_p99_us", "frames64_offered_fps",
-                        "frames64_delivered_fps", "frames64_loss_pct", "cpu_us_per_frame64", "oneway_p50_us", "oneway_p99_us"]
+                        "frames64_delivered_fps", "frames64_loss_pct", "cpu_us_per_frame64", "oneway_p50_us", "oneway_p99_us",
+                        // RFC 2544 back-to-back, RFC 2889 address trials
+                        "b2b64_frames", "learn_rate_fps", "mac_capacity", "flood_stop_ms", "bcast_fps", "bcast_loss_pct"]
         if CompareTrials.hasIperf3 { required += ["tcp1_gbps", "tcpN_gbps", "tcp_csum_errors"] }
         for s in report.summaries {
             for key in required { #expect(s.metrics[key] != nil, "\(s.bridge): \(key)") }
@@ -44,5 +47,20 @@ import Testing
         #expect(report.trials.allSatisfy { $0.loadAverageBefore >= 0 })
         #expect(report.svg().contains("<polyline"))
         #expect(report.trials.count >= 2 * 6, "idle, ping, TCP x2, frames x2, latency, search per bridge")
+        for b in report.bridges {
+            // The zero-loss search's trials: points of the loss-versus-offered-load curve.
+            let curve = report.trials.filter { $0.bridge == b && $0.kind == "frames" && $0.values["search"] == 1 }
+            #expect(curve.count >= 2, "\(b): loss-vs-load points")
+            #expect(curve.allSatisfy { $0.values["offered_fps"] != nil && $0.values["delivered_fps"] != nil && $0.values["loss_pct"] != nil })
+            for kind in ["learning", "capacity", "burst", "broadcast", "flood_stop"] {
+                #expect(report.trials.contains { $0.bridge == b && $0.kind == kind }, "\(b): \(kind) trials")
+            }
+        }
+        let kernel = report.summaries[0].metrics
+        #expect(kernel["flood_stop_ms"] ?? 99 < 5, "the kernel bridge stops flooding at once")
+        #expect(kernel["mac_capacity"] ?? 0 >= 1_024, "the kernel bridge holds the quick mode's addresses")
+        #expect(report.svg().contains("loss (%) vs offered load"))
+        #expect(report.table().contains("RFC 2889 address learning rate"))
+        #expect(Date().timeIntervalSince(started) < 120, "quick mode for two bridges within 2 minutes")
     }
 }
