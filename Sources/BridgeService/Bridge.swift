@@ -77,6 +77,16 @@ public final class Bridge: @unchecked Sendable {
     private var threads: [Thread] = []
     private var control: ControlServer?
     private var mirrors: [PcapMirror?] = []
+    /// Captures started by `swbridge capture` (control thread; shutdown after the server stops).
+    private struct Capture {
+        let id: Int
+        let index: Int
+        let file: String
+        let mirror: PcapMirror
+    }
+    private let captures = Mutex<[Int: Capture]>([:])
+    private let nextCapture = Atomic<Int>(1)
+    private let mirrorGeneration = Atomic<Int>(0)
     private let runtime: Mutex<[PortRuntime]>
     private let stopRequested = Atomic<Bool>(false)
     private let started = monotonicNow()
@@ -211,6 +221,9 @@ public final class Bridge: @unchecked Sendable {
         let deadline = monotonicNow().milliseconds + 2_000
         while workers.contains(where: { !$0.isDone }) && monotonicNow().milliseconds < deadline { usleep(1_000) }
         collectFaults()
+        for c in captures.withLock({ c in defer { c.removeAll() }; return Array(c.values) }) {
+            c.mirror.close()  // the workers have stopped: nobody offers any more
+        }
         for (i, m) in mirrors.enumerated() {
             guard let m else { continue }
             m.close()  // after the workers: nobody offers any more
@@ -327,6 +340,75 @@ public final class Bridge: @unchecked Sendable {
             return .success(.links(makeLinks()))
         case .stats:
             return .success(.stats(makeStats()))
+        case .captureStart(let spec):
+            return startCapture(spec)
+        case .captureStatus(let id):
+            guard let c = captures.withLock({ $0[id] }) else { return .failure("no capture \(id) on bridge \(options.name)") }
+            return .success(.capture(status(c, complete: c.mirror.isComplete)))
+        case .captureStop(let id):
+            guard let c = captures.withLock({ $0.removeValue(forKey: id) }) else {
+                return .failure("no capture \(id) on bridge \(options.name)")
+            }
+            detachMirror(index: c.index)
+            c.mirror.close()
+            return .success(.capture(status(c, complete: true)))
+        }
+    }
+
+    // MARK: - Captures
+
+    private func status(_ c: Capture, complete: Bool) -> CaptureStatus {
+        let s = c.mirror.statistics
+        return CaptureStatus(
+            id: c.id, port: options.bridge.ports[c.index].name, file: c.file, offered: s.offered,
+            filteredOut: s.filteredOut, written: s.written, dropped: s.droppedFull &+ s.droppedWriteError, complete: complete)
+    }
+
+    private func startCapture(_ spec: CaptureSpec) -> ControlResponse {
+        guard let index = portIndex(spec.port) else { return .failure("no port named '\(spec.port)' on bridge \(options.name)") }
+        guard ["in", "out", "both"].contains(spec.direction) else { return .failure("direction must be in, out or both") }
+        guard mirrors[index] == nil else { return .failure("port \(spec.port) is already mirrored by --mirror") }
+        guard !captures.withLock({ $0.values.contains { $0.index == index } }) else {
+            return .failure("port \(spec.port) is already being captured")
+        }
+        var config = PcapMirror.Configuration()
+        config.filter = spec.filter
+        config.frameLimit = spec.count
+        if let maxBytes = spec.maxBytes {
+            guard maxBytes >= 4096, let keep = spec.keep ?? Optional(2), keep >= 1 else {
+                return .failure("--max-size must be at least 4 KiB and --rotate at least 1")
+            }
+            config.rotation = Rotation(maxBytes: maxBytes, keep: keep)
+        }
+        let mirror: PcapMirror
+        do {
+            mirror = try PcapMirror(path: spec.file, configuration: config)
+        } catch {
+            return .failure("\(error)")
+        }
+        let id = nextCapture.add(1, ordering: .relaxed).oldValue
+        let capture = Capture(id: id, index: index, file: spec.file, mirror: mirror)
+        captures.withLock { $0[id] = capture }
+        let generation = mirrorGeneration.add(1, ordering: .relaxed).newValue
+        let ingress = MirrorHandoff(mirror: spec.direction == "out" ? nil : mirror)
+        let egress = MirrorHandoff(mirror: spec.direction == "in" ? nil : mirror)
+        for w in workers { w.send(.setMirror(index: index, ingress: ingress, egress: egress, generation: generation)) }
+        logger.info("capture \(id): \(spec.port) (\(spec.direction)) to \(spec.file)")
+        return .success(.capture(status(capture, complete: false)))
+    }
+
+    /// Takes port `index`'s capture mirror away from every worker and waits (bounded) until
+    /// all have let go, so the mirror can be closed safely.
+    private func detachMirror(index: Int) {
+        let generation = mirrorGeneration.add(1, ordering: .relaxed).newValue
+        for w in workers {
+            w.send(.setMirror(index: index, ingress: MirrorHandoff(mirror: nil), egress: MirrorHandoff(mirror: nil), generation: generation))
+        }
+        let deadline = monotonicNow().milliseconds + 2_000
+        while workers.contains(where: { !$0.isDone && $0.appliedGeneration.load(ordering: .acquiring) < generation }),
+            monotonicNow().milliseconds < deadline
+        {
+            usleep(1_000)
         }
     }
 

@@ -24,7 +24,15 @@ struct PortHandoff: @unchecked Sendable {
 enum WorkerCommand: Sendable {
     case attach(index: Int, PortHandoff)
     case apply(BridgeConfiguration)
+    /// Sets what port `index`'s frames are mirrored to (nil: nothing), acknowledged through
+    /// `appliedGeneration` so the sender knows when the old mirror is no longer used.
+    case setMirror(index: Int, ingress: MirrorHandoff, egress: MirrorHandoff, generation: Int)
     case stop
+}
+
+/// A mirror (or none) handed to the workers; PcapMirror is thread-safe for offers.
+struct MirrorHandoff: @unchecked Sendable {
+    let mirror: PcapMirror?
 }
 
 /// A port the worker found broken: its interface vanished (or another fatal socket error).
@@ -59,6 +67,12 @@ final class ForwardingWorker: @unchecked Sendable {
 
     /// Per port: a pcap mirror of what enters and leaves it (`--mirror`), or nil.
     private let mirrors: [PcapMirror?]
+    /// The MirrorPort wrapping each attached port (mirrors are switched on and off in place).
+    private var mirrorPorts: [MirrorPort?] = []
+    /// Mirror ingress/egress per port as last set (kept across re-attaches).
+    private var currentMirrors: [(PcapMirror?, PcapMirror?)] = []
+    /// The last `setMirror` generation this worker has applied.
+    let appliedGeneration = Atomic<Int>(0)
 
     init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any BridgePort)?], busyPoll: Bool,
          spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], logger: Logger) throws {
@@ -68,7 +82,14 @@ final class ForwardingWorker: @unchecked Sendable {
         counters = CounterBlock()
         engine = try ForwardingEngine(table: table, configuration: configuration, counters: counters)
         self.ports = ports
-        forwarder = Forwarder(engine: engine, ports: ports.indices.map { i in Self.wrap(ports[i], mirrors.indices.contains(i) ? mirrors[i] : nil) })
+        let initial: [(PcapMirror?, PcapMirror?)] = ports.indices.map { i in
+            let m = mirrors.indices.contains(i) ? mirrors[i] : nil
+            return (m, m)
+        }
+        let wrapped: [MirrorPort?] = ports.indices.map { i in ports[i].map { MirrorPort($0, ingress: initial[i].0, egress: initial[i].1) } }
+        currentMirrors = initial
+        mirrorPorts = wrapped
+        forwarder = Forwarder(engine: engine, ports: wrapped.map { $0 })
         self.busyPoll = busyPoll
         self.logger = logger
         var fds: [Int32] = [0, 0]
@@ -129,7 +150,14 @@ final class ForwardingWorker: @unchecked Sendable {
                     case .attach(let index, let handoff):
                         ports[index]?.close()
                         ports[index] = handoff.port
-                        forwarder.setPort(index, Self.wrap(handoff.port, mirrors.indices.contains(index) ? mirrors[index] : nil))
+                        let wrapped = MirrorPort(handoff.port, ingress: currentMirrors[index].0, egress: currentMirrors[index].1)
+                        mirrorPorts[index] = wrapped
+                        forwarder.setPort(index, wrapped)
+                    case .setMirror(let index, let ingress, let egress, let generation):
+                        currentMirrors[index] = (ingress.mirror, egress.mirror)
+                        mirrorPorts[index]?.ingress = ingress.mirror
+                        mirrorPorts[index]?.egress = egress.mirror
+                        appliedGeneration.store(max(appliedGeneration.load(ordering: .relaxed), generation), ordering: .releasing)
                     }
                 }
                 rebuild()
@@ -179,14 +207,6 @@ final class ForwardingWorker: @unchecked Sendable {
         done.store(true, ordering: .releasing)
     }
 
-    /// The port the Forwarder drives: the socket itself, or a MirrorPort that also offers what
-    /// it receives and sends to the port's pcap mirror (never blocking: a full mirror drops).
-    private static func wrap(_ port: (any BridgePort)?, _ mirror: PcapMirror?) -> (any Port)? {
-        guard let port else { return nil }
-        guard let mirror else { return port }
-        return MirrorPort(port, ingress: mirror, egress: mirror)
-    }
-
     /// Checks every ring (no syscall: the ring's status words) until `spinNanoseconds` pass
     /// without a frame, or the mailbox has work.
     private func spinAfterTraffic() {
@@ -218,6 +238,7 @@ final class ForwardingWorker: @unchecked Sendable {
         }
         forwarder.setPort(i, nil)
         ports[i] = nil
+        mirrorPorts[i] = nil
         published.withLock { $0[i] = nil }
         faults.withLock { $0.append(PortFault(index: i, port: PortHandoff(port: p), reason: stillThere ? "socket error \(err)" : "interface vanished")) }
         return true

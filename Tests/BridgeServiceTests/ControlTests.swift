@@ -43,6 +43,9 @@ final class FakeBridge: Sendable {
             vlans: "1,10-20", untaggedVLANs: "1", learnedEntries: 1, backend: "af_packet", txErrors: 0)
     ]
     static let report = sampleReport()
+    static func capture(_ port: String, complete: Bool) -> CaptureStatus {
+        CaptureStatus(id: 1, port: port, file: "/tmp/x.pcap", offered: 10, filteredOut: 2, written: 8, dropped: 0, complete: complete)
+    }
 
     var handler: ControlServer.Handler {
         { [self] request in
@@ -55,6 +58,8 @@ final class FakeBridge: Sendable {
                 return dev == "nope" ? .failure("no port named 'nope'") : .success(.changed(entries: 1))
             case .fdbDel: return .success(.changed(entries: 1))
             case .fdbFlush: return .success(.changed(entries: 7))
+            case .captureStart(let spec): return .success(.capture(Self.capture(spec.port, complete: false)))
+            case .captureStatus, .captureStop: return .success(.capture(Self.capture("vethA", complete: true)))
             }
         }
     }
@@ -160,8 +165,10 @@ struct ControlServerTests {
         #expect(try send(.fdbDel(mac: "02:00:00:00:00:03", dev: nil, vlan: nil)) == .success(.changed(entries: 1)))
         #expect(try send(.fdbFlush(dev: "vethB")) == .success(.changed(entries: 7)))
         #expect(try send(.fdbFlush(dev: nil)) == .success(.changed(entries: 7)))
+        #expect(try send(.captureStart(CaptureSpec(port: "vethB", file: "/tmp/x.pcap"))) == .success(.capture(FakeBridge.capture("vethB", complete: false))))
+        #expect(try send(.captureStop(id: 1)) == .success(.capture(FakeBridge.capture("vethA", complete: true))))
 
-        #expect(fake.seen.withLock { $0 } == [
+        #expect(fake.seen.withLock { $0 }.dropLast(2) == [
             .fdbShow, .linkShow, .stats,
             .fdbAdd(mac: "02:00:00:00:00:03", dev: "vethA", vlan: 10),
             .fdbAdd(mac: "02:00:00:00:00:03", dev: "nope", vlan: nil),
@@ -442,6 +449,8 @@ struct ControlProtocolTests {
             .fdbShow, .linkShow, .stats, .fdbAdd(mac: "a", dev: "b", vlan: nil), .fdbAdd(mac: "a", dev: "b", vlan: 4094),
             .fdbDel(mac: "a", dev: nil, vlan: 2), .fdbDel(mac: "a", dev: "d", vlan: nil), .fdbFlush(dev: "x"),
             .fdbFlush(dev: nil),
+            .captureStart(CaptureSpec(port: "p", file: "/f", direction: "in", count: 5, filter: "icmp", maxBytes: 1 << 20, keep: 3)),
+            .captureStart(CaptureSpec(port: "p", file: "/f")), .captureStatus(id: 4), .captureStop(id: 4),
         ]
         for r in requests {
             #expect(try ControlProtocol.decodeRequest(Array(ControlProtocol.requestLine(r).dropLast())) == r)
@@ -449,6 +458,7 @@ struct ControlProtocolTests {
         let responses: [ControlResponse] = [
             .success(), .failure("no"), .success(.fdb(FakeBridge.fdbRows)), .success(.links(FakeBridge.linkRows)),
             .success(.stats(FakeBridge.report)), .success(.changed(entries: 3)),
+            .success(.capture(FakeBridge.capture("p", complete: true))),
         ]
         for r in responses {
             let line = try ControlProtocol.responseLine(r)

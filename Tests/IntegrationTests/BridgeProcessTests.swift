@@ -373,6 +373,39 @@ struct BridgeProcessTests {
         }
     }
 
+    @Test("swbridge capture writes a running bridge's port to pcap (count, filter); a bad filter is refused and forwarding goes on",
+          .timeLimit(.minutes(1)))
+    func captureFromRunningBridge() throws {
+        try withSwbridgeLab(hosts: 2) { topo in
+            let bridge = try topo.start()
+            let file = "/tmp/\(topo.name)-capture.pcap"
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let bad = try bridge.control(["capture", "--port", topo.ports[0], "--file", file, "--filter", "icmp and and"], lab: topo.lab)
+            #expect(bad.status != 0 && bad.standardError.lowercased().contains("filter"), "\(bad.standardError)")
+            final class Box: @unchecked Sendable { var result: CommandResult?; var error: (any Error)? }
+            let box = Box()
+            let done = DispatchSemaphore(value: 0)
+            let lab = topo.lab
+            Thread {
+                do {
+                    box.result = try bridge.control(["capture", "--port", topo.ports[0], "--file", file, "--count", "6",
+                                                     "--filter", "icmp", "--duration", "20"], lab: lab, timeout: .seconds(30))
+                } catch { box.error = error }
+                done.signal()
+            }.start()
+            usleep(500_000)
+            let ping = try topo.ping(from: 0, to: 1, count: 3)
+            #expect(ping.received == 3, "forwarding goes on while capturing: \(ping)")
+            #expect(done.wait(timeout: .now() + 25) == .success, "capture ends after --count frames")
+            #expect(box.error == nil)
+            #expect(box.result?.status == 0, "\(box.result?.standardError ?? "")")
+            #expect(box.result?.standardOutput.contains("6 frames written") == true, "\(box.result?.standardOutput ?? "")")
+            let records = try PcapReader(path: file).readAll()
+            #expect(records.count == 6)
+            #expect(records.allSatisfy { $0.bytes.count >= 34 && $0.bytes[12] == 0x08 && $0.bytes[23] == 1 }, "only ICMP passed the filter")
+        }
+    }
+
     // MARK: least privilege
 
     @Test("once its sockets are open the bridge keeps only CAP_NET_RAW, on every thread (re-attaching needs no more: see the veth test)",

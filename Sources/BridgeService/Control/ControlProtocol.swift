@@ -132,6 +132,12 @@ public enum ControlRequest: Equatable, Sendable {
     case linkShow
     /// Counters of ports and FDB.
     case stats
+    /// Starts writing a port's frames to a pcap file on the bridge's machine.
+    case captureStart(CaptureSpec)
+    /// How a capture is doing (`id` from captureStart).
+    case captureStatus(id: Int)
+    /// Ends a capture and closes its file.
+    case captureStop(id: Int)
 
     /// The command's wire name, also used in logs.
     public var command: String {
@@ -142,12 +148,67 @@ public enum ControlRequest: Equatable, Sendable {
         case .fdbFlush: return "fdb-flush"
         case .linkShow: return "link-show"
         case .stats: return "stats"
+        case .captureStart: return "capture-start"
+        case .captureStatus: return "capture-status"
+        case .captureStop: return "capture-stop"
         }
     }
 }
 
+/// What `swbridge capture` asks for.
+public struct CaptureSpec: Codable, Equatable, Sendable {
+    public var port: String
+    public var file: String
+    /// `in`, `out` or `both`.
+    public var direction: String
+    /// Stop after this many frames are written (nil: until stopped).
+    public var count: UInt64?
+    /// A BPF expression (tcpdump syntax).
+    public var filter: String?
+    /// Rotate the file at this size (bytes), keeping `keep` files.
+    public var maxBytes: Int?
+    public var keep: Int?
+
+    public init(port: String, file: String, direction: String = "both", count: UInt64? = nil, filter: String? = nil,
+                maxBytes: Int? = nil, keep: Int? = nil) {
+        self.port = port
+        self.file = file
+        self.direction = direction
+        self.count = count
+        self.filter = filter
+        self.maxBytes = maxBytes
+        self.keep = keep
+    }
+}
+
+/// A capture's progress.
+public struct CaptureStatus: Codable, Equatable, Sendable {
+    public var id: Int
+    public var port: String
+    public var file: String
+    public var offered: UInt64
+    public var filteredOut: UInt64
+    public var written: UInt64
+    /// Frames the capture could not keep up with (the bridge forwarded them all the same).
+    public var dropped: UInt64
+    /// The frame count was reached, or the capture was stopped.
+    public var complete: Bool
+
+    public init(id: Int, port: String, file: String, offered: UInt64, filteredOut: UInt64, written: UInt64,
+                dropped: UInt64, complete: Bool) {
+        self.id = id
+        self.port = port
+        self.file = file
+        self.offered = offered
+        self.filteredOut = filteredOut
+        self.written = written
+        self.dropped = dropped
+        self.complete = complete
+    }
+}
+
 extension ControlRequest: Codable {
-    private enum CodingKeys: String, CodingKey { case command, mac, dev, vlan }
+    private enum CodingKeys: String, CodingKey { case command, mac, dev, vlan, capture, id }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -165,6 +226,9 @@ extension ControlRequest: Codable {
         case "fdb-flush": self = .fdbFlush(dev: try c.decodeIfPresent(String.self, forKey: .dev))
         case "link-show": self = .linkShow
         case "stats": self = .stats
+        case "capture-start": self = .captureStart(try c.decode(CaptureSpec.self, forKey: .capture))
+        case "capture-status": self = .captureStatus(id: try c.decode(Int.self, forKey: .id))
+        case "capture-stop": self = .captureStop(id: try c.decode(Int.self, forKey: .id))
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown command '\(command)'")
         }
@@ -185,6 +249,10 @@ extension ControlRequest: Codable {
             try c.encodeIfPresent(vlan, forKey: .vlan)
         case .fdbFlush(let dev):
             try c.encodeIfPresent(dev, forKey: .dev)
+        case .captureStart(let spec):
+            try c.encode(spec, forKey: .capture)
+        case .captureStatus(let id), .captureStop(let id):
+            try c.encode(id, forKey: .id)
         }
     }
 }
@@ -230,10 +298,12 @@ public enum ControlResult: Equatable, Sendable {
     case stats(StatsReport)
     /// For `fdbAdd`, `fdbDel`, `fdbFlush`: how many entries were added or removed.
     case changed(entries: Int)
+    /// For the capture requests.
+    case capture(CaptureStatus)
 }
 
 extension ControlResult: Codable {
-    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed }
+    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed, capture }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -243,6 +313,7 @@ extension ControlResult: Codable {
         case "links": self = .links(try c.decode([LinkRow].self, forKey: .links))
         case "stats": self = .stats(try c.decode(StatsReport.self, forKey: .stats))
         case "changed": self = .changed(entries: try c.decode(Int.self, forKey: .changed))
+        case "capture": self = .capture(try c.decode(CaptureStatus.self, forKey: .capture))
         default:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown result kind '\(kind)'")
         }
@@ -263,6 +334,9 @@ extension ControlResult: Codable {
         case .changed(let n):
             try c.encode("changed", forKey: .kind)
             try c.encode(n, forKey: .changed)
+        case .capture(let status):
+            try c.encode("capture", forKey: .kind)
+            try c.encode(status, forKey: .capture)
         }
     }
 }

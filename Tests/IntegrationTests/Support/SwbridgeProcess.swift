@@ -168,7 +168,7 @@ final class SwbridgeProcess: @unchecked Sendable {
     /// namespace with `--name NAME` inserted after the subcommand words.
     func control(_ words: [String], lab: Lab, timeout: Duration = .seconds(10)) throws -> CommandResult {
         // `--name` right after the subcommand: positional words (MAC, dev PORT) follow it.
-        let split = words.firstIndex { !["fdb", "link", "stats", "show", "add", "del", "flush"].contains($0) } ?? words.count
+        let split = words.firstIndex { !["fdb", "link", "stats", "show", "add", "del", "flush", "capture"].contains($0) } ?? words.count
         let args = Array(words[..<split]) + ["--name", name] + Array(words[split...])
         return try lab.run([binary] + args, in: namespace, timeout: timeout)
     }
