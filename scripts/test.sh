@@ -9,3 +9,4 @@ scripts/setup.sh --debug
 swift build --target BridgeCoreBenchmarks
 swift test
 swift test --sanitize=thread --scratch-path .build-tsan --filter 'BridgeCoreTests|BridgeServiceTests'
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
