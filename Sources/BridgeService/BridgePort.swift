@@ -34,11 +34,14 @@ protocol BridgePort: Port {
     var boundInterfaceIndex: Int32 { get }
     var backend: PortBackend { get }
     func ioStatistics() -> PortIOStatistics
+    /// Re-reads the interface's MTU (it may change while the bridge runs).
+    func updateMTU()
     func close()
 }
 
 extension AFPacketPort: BridgePort {
     var boundInterfaceIndex: Int32 { interfaceIndex }
+    func updateMTU() { try? refreshMTU() }
     var backend: PortBackend { .afPacket }
     func ioStatistics() -> PortIOStatistics {
         let s = statistics()
@@ -70,5 +73,6 @@ final class PcapBridgePort: BridgePort {
         return PortIOStatistics(kernelPackets: s.received &+ s.kernelDrops, kernelDrops: s.kernelDrops &+ s.interfaceDrops,
                                 transmitErrors: s.transmitErrors)
     }
+    func updateMTU() {}  // libpcap leaves MTU checks to the kernel
     func close() { port.close() }
 }

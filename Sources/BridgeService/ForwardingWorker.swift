@@ -247,7 +247,11 @@ final class ForwardingWorker: @unchecked Sendable {
     private func publishStatistics() {
         var stats: [PortIOStatistics?] = []
         stats.reserveCapacity(ports.count)
-        for p in ports { stats.append(p?.ioStatistics()) }
+        for p in ports {
+            // An MTU raised (or lowered) while the bridge runs takes effect within 250 ms.
+            p?.updateMTU()
+            stats.append(p?.ioStatistics())
+        }
         published.withLock { $0 = stats }
     }
 }
