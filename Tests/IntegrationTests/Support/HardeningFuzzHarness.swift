@@ -70,8 +70,10 @@ enum HardeningFuzzHarness {
         config.vlanFiltering = mode & 4 != 0
         config.vlanProtocol = mode & 8 != 0 ? EtherType.qinq : EtherType.vlan
         if mode & 32 != 0 { config.groupForwardMask = UInt16(b3) << 3 | 0x4000 }
+        var portBytes: [UInt8] = []
+        for _ in 0..<8 { portBytes.append(r.byte()) }  // always 8, whatever the port count
         for i in 0..<portCount {
-            let f = r.byte()
+            let f = portBytes[i]
             let pvid: UInt16? = f & 0x80 != 0 ? nil : UInt16(1 + i % 3)
             var p = PortConfiguration(
                 name: "p\(i)", state: f & 0x40 != 0 ? .disabled : .forwarding,
