@@ -64,7 +64,7 @@ let package = Package(
             dependencies: ["BridgeCore", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO"],
             swiftSettings: strict
         ),
-        .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "BridgeCore"], swiftSettings: strict),
+        .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "BridgeCore", "LabKit"], swiftSettings: strict),
         .executableTarget(
             name: "BridgeCoreBenchmarks",
             dependencies: ["BridgeCore", .product(name: "Benchmark", package: "benchmark")],

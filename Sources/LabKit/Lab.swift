@@ -169,7 +169,7 @@ public final class Lab: @unchecked Sendable {
         p.arguments = ["ip", "netns", "exec", ns] + arguments
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        try p.run()
+        try Lab.launch(p)
         lock.withLock { background.append(p) }
         return p
     }
@@ -196,6 +196,16 @@ public final class Lab: @unchecked Sendable {
         guard lock.withLock({ namespaces.contains(ns) }) else { throw LabError.unknownNamespace(ns) }
     }
 
+    /// Serialises process launches: Foundation's `Process.run()` on Linux is not safe to call
+    /// from several threads at once (parallel tests crashed inside it, in a memmove), so every
+    /// launch in this project goes through here. Only the launch is serialised, not the wait.
+    private static let launchLock = NSLock()
+    public static func launch(_ process: Process) throws {
+        launchLock.lock()
+        defer { launchLock.unlock() }
+        try process.run()
+    }
+
     /// Runs a command with a deadline, capturing both outputs.
     public static func execute(_ arguments: [String], timeout: Duration) throws -> CommandResult {
         let p = Process()
@@ -214,7 +224,7 @@ public final class Lab: @unchecked Sendable {
         let errBox = DataBox()
         DispatchQueue.global().async(group: drained) { outBox.data = out.fileHandleForReading.readDataToEndOfFile() }
         DispatchQueue.global().async(group: drained) { errBox.data = err.fileHandleForReading.readDataToEndOfFile() }
-        try p.run()
+        try Lab.launch(p)
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
         if finished.wait(timeout: .now() + seconds) == .timedOut {
             p.terminate()

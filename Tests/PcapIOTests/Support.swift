@@ -3,6 +3,7 @@
 
 import BridgeCore
 import Foundation
+import LabKit
 @testable import PcapIO
 
 enum Frames {
@@ -108,7 +109,7 @@ func runCommand(_ path: String, _ args: [String]) throws -> (Int32, String) {
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = pipe
-    try p.run()
+    try Lab.launch(p)  // Process.run is not safe from parallel tests: one launch at a time
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))

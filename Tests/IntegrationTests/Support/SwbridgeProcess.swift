@@ -117,7 +117,7 @@ final class SwbridgeProcess: @unchecked Sendable {
             sigemptyset(&mask)
             for s in blocked { sigaddset(&mask, s) }
             pthread_sigmask(SIG_SETMASK, &mask, nil)
-            do { try process.run() } catch { outcome.error = error }
+            do { try Lab.launch(process) } catch { outcome.error = error }
             done.signal()
         }
         thread.start()
