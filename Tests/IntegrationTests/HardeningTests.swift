@@ -11,6 +11,7 @@ import BridgeCore
 import Foundation
 import LabKit
 import PacketIO
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -72,6 +73,43 @@ struct HardeningInputTests {
         // A 64 KiB super-frame parses like any frame.
         let big = dst + src + [0x08, 0x00] + [UInt8](repeating: 0xAB, count: 65_535 - 14)
         #expect(try parse(big).get().payloadOffset == 14)
+    }
+}
+
+extension HardeningInputTests {
+    /// Reported, not bounded: `fdb show` lists the table under the writer lock, so a new
+    /// station's learn (the forwarding thread's slow path) waits for the whole listing.
+    @Test("a listing of a full table (65,536 entries) and the learns that wait for it")
+    func listingStallsLearning() {
+        let table = MACTable()
+        var rng = RandomMACs(seed: 65_536)
+        let now = Timestamp(milliseconds: 1)
+        while table.statistics.learnedEntries < 65_536 { _ = table.learn(rng.next(), port: 1, now: now) }
+        let clock = ContinuousClock()
+        let listing = clock.measure { _ = table.entries(now: now) }
+        // A learner on another thread while the listing runs: its worst wait.
+        final class Box: @unchecked Sendable { var worst: Duration = .zero; var learns = 0 }
+        let box = Box()
+        let started = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        let stop = Synchronization.Atomic<Bool>(false)
+        Thread {
+            var r = RandomMACs(seed: 7)
+            started.signal()
+            while !stop.load(ordering: .relaxed) {
+                let t = clock.measure { _ = table.learn(r.next(), port: 2, now: now) }
+                box.worst = max(box.worst, t)
+                box.learns += 1
+            }
+            done.signal()
+        }.start()
+        started.wait()
+        usleep(20_000)
+        let concurrent = clock.measure { _ = table.entries(now: now.adding(milliseconds: 1)) }
+        stop.store(true, ordering: .relaxed)
+        done.wait()
+        #expect(table.statistics.learnedEntries == 65_536)
+        HardeningKnobs.report(String(format: "fdb listing of 65,536 entries (debug build): %.1f ms alone, %.1f ms with a learner; the learner's worst learn %.1f ms (%d learns)",
+                                     seconds(listing) * 1000, seconds(concurrent) * 1000, seconds(box.worst) * 1000, box.learns))
     }
 }
 
@@ -154,7 +192,9 @@ struct HardeningTests {
 
             // The stations learned before the attack kept their entries.
             let peakBeforeShow = probe.peakRSSKiB ?? 0
+            let showStart = ContinuousClock.now
             let fdbText = try bridge.mustControl(["fdb", "show"], lab: topo.lab)
+            let showTime = seconds(ContinuousClock.now - showStart)
             #expect(fdbText.contains("\(macs[0]) dev \(topo.ports[0]) master"), "h1 lost its FDB entry")
             #expect(fdbText.contains("\(macs[1]) dev \(topo.ports[1]) master"), "h2 lost its FDB entry")
             // ... and unicast between them is forwarded, not flooded: h3 does not see it.
@@ -172,10 +212,10 @@ struct HardeningTests {
             #expect(during.received * 10 >= during.transmitted * 8, "pings during the attack: \(during.output)")
 
             HardeningKnobs.report(String(format:
-                "mac-flood: sender %@; warm-up %d frames; bridge saw %d on the attacker's port (ring drops %d); fdb learned +%d, evicted +%d, refused +%d, entries %d/%d; RSS start %d KiB, before %d KiB, after %d KiB (growth %d KiB), peak %d KiB before `fdb show` of the full table, %d KiB after it; `fdb show` printed %d lines; CPU %.2f s over %.2f s wall = %.2f cores; pings h1->h2 during the attack %@, after %@",
+                "mac-flood: sender %@; warm-up %d frames; bridge saw %d on the attacker's port (ring drops %d); fdb learned +%d, evicted +%d, refused +%d, entries %d/%d; RSS start %d KiB, before %d KiB, after %d KiB (growth %d KiB), peak %d KiB before `fdb show` of the full table, %d KiB after it; `fdb show` printed %d lines in %.2f s; CPU %.2f s over %.2f s wall = %.2f cores; pings h1->h2 during the attack %@, after %@",
                 attack.description, warm.accepted, seen, ringDrops, learned, evicted, refused, n(fdb, "learnedEntries"),
                 n(fdb, "maxLearned"), rssStart, rssBefore, rssAfter, growth, peakBeforeShow, probe.peakRSSKiB ?? 0,
-                fdbText.split(separator: "\n").count, cpu, wall, cores,
+                fdbText.split(separator: "\n").count, showTime, cpu, wall, cores,
                 during.description, after.description))
         }
     }
