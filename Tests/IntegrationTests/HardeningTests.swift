@@ -108,6 +108,11 @@ extension HardeningInputTests {
         stop.store(true, ordering: .relaxed)
         done.wait()
         #expect(table.statistics.learnedEntries == 65_536)
+        // Needs a product change: MACTable.entries collects and sorts under the writer lock.
+        // Intermittent because it is a timing bound on a shared machine.
+        withKnownIssue("MACTable.entries(now:) sorts every entry under the writer lock: learning waits for a whole fdb listing", isIntermittent: true) {
+            #expect(box.worst < .milliseconds(20), "a learn waited \(box.worst) for an FDB listing")
+        }
         HardeningKnobs.report(String(format: "fdb listing of 65,536 entries (debug build): %.1f ms alone, %.1f ms with a learner; the learner's worst learn %.1f ms (%d learns)",
                                      seconds(listing) * 1000, seconds(concurrent) * 1000, seconds(box.worst) * 1000, box.learns))
     }
