@@ -512,28 +512,33 @@ public final class MACTable: @unchecked Sendable {
 
     // MARK: - Inspection
 
-    /// Every entry, for `fdb show`. Takes the writer lock (a control-path operation).
+    /// Every entry, for `fdb show`. The writer lock is held only to copy the occupied slots
+    /// (a consistent picture: no entry twice or missing mid-move); decoding and sorting happen
+    /// after it is released, so a listing of a full table does not hold up learning.
     public func entries(now: Timestamp) -> [FDBEntry] {
+        var raw: [(slot: Int, word: UInt64, seen: UInt64)] = []
         lock.withLock {
-            var out: [FDBEntry] = []
-            out.reserveCapacity(learnedCount + staticCount)
+            raw.reserveCapacity(learnedCount + staticCount)
             for i in 0..<capacity {
                 let w = slots[i].load(ordering: .relaxed)
-                guard w & Self.occupiedBit != 0 else { continue }
-                let d = (w >> Self.displacementShift) & 0xFF
-                let home = (UInt64(i) &- d) & indexMask
-                let key = Self.unpermute((w & Self.remainderMask) << homeBits | home)
-                let isStatic = w & Self.staticBit != 0
-                let seen = lastSeen[i].load(ordering: .relaxed)
-                out.append(
-                    FDBEntry(
-                        mac: MACAddress(rawValue: key), vlan: UInt16(key >> 48),
-                        port: Int((w >> Self.portShift) & 0xFF), isStatic: isStatic,
-                        idleMilliseconds: isStatic || now.milliseconds < seen ? 0 : now.milliseconds - seen))
+                if w & Self.occupiedBit != 0 { raw.append((i, w, lastSeen[i].load(ordering: .relaxed))) }
             }
-            out.sort { ($0.vlan, $0.mac) < ($1.vlan, $1.mac) }
-            return out
         }
+        var out: [FDBEntry] = []
+        out.reserveCapacity(raw.count)
+        for (i, w, seen) in raw {
+            let d = (w >> Self.displacementShift) & 0xFF
+            let home = (UInt64(i) &- d) & indexMask
+            let key = Self.unpermute((w & Self.remainderMask) << homeBits | home)
+            let isStatic = w & Self.staticBit != 0
+            out.append(
+                FDBEntry(
+                    mac: MACAddress(rawValue: key), vlan: UInt16(key >> 48),
+                    port: Int((w >> Self.portShift) & 0xFF), isStatic: isStatic,
+                    idleMilliseconds: isStatic || now.milliseconds < seen ? 0 : now.milliseconds - seen))
+        }
+        out.sort { ($0.vlan, $0.mac) < ($1.vlan, $1.mac) }
+        return out
     }
 
     /// Sizes and counters.

@@ -77,8 +77,9 @@ struct HardeningInputTests {
 }
 
 extension HardeningInputTests {
-    /// Reported, not bounded: `fdb show` lists the table under the writer lock, so a new
-    /// station's learn (the forwarding thread's slow path) waits for the whole listing.
+    /// `fdb show` holds the writer lock only to copy the occupied slots (decoding and sorting
+    /// come after), so a new station's learn (the forwarding thread's slow path) does not wait
+    /// for the whole listing. Before that change a learn waited up to 240 ms here.
     @Test("a listing of a full table (65,536 entries) and the learns that wait for it")
     func listingStallsLearning() {
         let table = MACTable()
@@ -108,11 +109,8 @@ extension HardeningInputTests {
         stop.store(true, ordering: .relaxed)
         done.wait()
         #expect(table.statistics.learnedEntries == 65_536)
-        // Needs a product change: MACTable.entries collects and sorts under the writer lock.
-        // Intermittent because it is a timing bound on a shared machine.
-        withKnownIssue("MACTable.entries(now:) sorts every entry under the writer lock: learning waits for a whole fdb listing", isIntermittent: true) {
-            #expect(box.worst < .milliseconds(20), "a learn waited \(box.worst) for an FDB listing")
-        }
+        // A generous bound (debug build, shared machine): the copy under the lock takes a few ms.
+        #expect(box.worst < .milliseconds(150), "a learn waited \(box.worst) for an FDB listing")
         HardeningKnobs.report(String(format: "fdb listing of 65,536 entries (debug build): %.1f ms alone, %.1f ms with a learner; the learner's worst learn %.1f ms (%d learns)",
                                      seconds(listing) * 1000, seconds(concurrent) * 1000, seconds(box.worst) * 1000, box.learns))
     }
