@@ -67,6 +67,8 @@ struct PortRuntime {
     var reason: String?
     /// Kernel ring counters of sockets already closed (re-attached ports start from these).
     var retired = PortIOStatistics()
+    /// The ifindex the port's sockets are bound to (they follow the interface if it is renamed).
+    var ifindex: Int32 = 0
 }
 
 public final class Bridge: @unchecked Sendable {
@@ -126,6 +128,9 @@ public final class Bridge: @unchecked Sendable {
             } catch {
                 throw BridgeError.invalid("--mirror \(p.name)=\(file): \(error)")
             }
+        }
+        runtime.withLock { rt in
+            for i in rt.indices { rt[i].ifindex = perWorker[0][i]?.boundInterfaceIndex ?? 0 }
         }
         for (w, ports) in perWorker.enumerated() {
             workers.append(try ForwardingWorker(id: w, table: table, configuration: options.bridge, ports: ports,
@@ -289,6 +294,7 @@ public final class Bridge: @unchecked Sendable {
             runtime.withLock { rt in
                 rt[i].attached = true
                 rt[i].reason = nil
+                rt[i].ifindex = opened.first?.boundInterfaceIndex ?? 0
             }
             applyRuntimeStates()
             logger.info("port \(name): interface is back; re-attached")
@@ -451,14 +457,19 @@ public final class Bridge: @unchecked Sendable {
 
     private func makeLinks() -> [LinkRow] {
         let rt = runtime.withLock { $0 }
+        let interfaces = (try? Interface.all()) ?? []
         return options.bridge.ports.enumerated().map { i, p in
-            let state = try? Interface.state(of: p.name)
+            // The sockets are bound to an ifindex and follow a renamed interface: describe the
+            // interface behind that index, under whatever name it has now.
+            let current = rt[i].attached ? (interfaces.first { $0.index == rt[i].ifindex }?.name ?? p.name) : p.name
+            let state = try? Interface.state(of: current)
             var config = p
             if !rt[i].attached { config.state = .disabled }
+            if current != p.name { config.name = "\(p.name) (now \(current))" }
             return LinkRow(
-                index: (try? Interface.index(of: p.name)).map(Int.init) ?? 0, port: config, attached: rt[i].attached,
-                operUp: state?.operationalUp ?? false, mtu: try? Interface.mtu(of: p.name),
-                mac: try? Interface.macAddress(of: p.name), learnedEntries: table.learnedEntries(port: i),
+                index: (try? Interface.index(of: current)).map(Int.init) ?? 0, port: config, attached: rt[i].attached,
+                operUp: state?.operationalUp ?? false, mtu: try? Interface.mtu(of: current),
+                mac: try? Interface.macAddress(of: current), learnedEntries: table.learnedEntries(port: i),
                 backend: (options.backends[p.name] ?? .afPacket) == .pcap ? "pcap" : "af_packet \(options.ring.ringVersion)")
         }
     }

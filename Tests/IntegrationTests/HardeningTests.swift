@@ -345,7 +345,9 @@ struct HardeningTests {
             let whileRenamed = try topo.ping(from: 0, to: 1, count: 3, interval: "0.05")
             #expect(whileRenamed.allAnswered, "h1 -> h2 while p3 is renamed: \(whileRenamed.output)")
             let linkRenamed = try bridge.mustControl(["link", "show"], lab: topo.lab)
-            // Reported, not required: the socket is bound to the interface index, not the name.
+            // The socket is bound to the interface index, so the port follows the rename, and
+            // link show describes the interface under its new name.
+            #expect(linkRenamed.contains("\(p3) (now \(renamed)): <UP"), "\(linkRenamed)")
             let h3WhileRenamed = try topo.ping(from: 2, to: 0, count: 3, interval: "0.05")
             #expect(bridge.isRunning)
             try topo.lab.mustRun(["ip", "link", "set", renamed, "down"], in: topo.br)
