@@ -89,11 +89,11 @@ public final class RunningBridge: @unchecked Sendable {
     public let pid: Int32?
     private let lab: CompareLab
     private let name: String
-    private var process: Process?
+    private var process: ChildProcess?
     private var ovs: OVSInstance?
     private let swbridgePath: String
 
-    private init(spec: BridgeSpec, lab: CompareLab, name: String, process: Process?, swbridgePath: String,
+    private init(spec: BridgeSpec, lab: CompareLab, name: String, process: ChildProcess?, swbridgePath: String,
                  ovs: OVSInstance? = nil) {
         self.spec = spec
         self.lab = lab

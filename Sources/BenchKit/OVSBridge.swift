@@ -48,7 +48,7 @@ public final class OVSInstance: @unchecked Sendable {
     /// ovs-vswitchd's PID: the process doing the forwarding.
     public private(set) var vswitchdPID: Int32?
     private var ownPIDs: [Int32] = []
-    private var processes: [Process] = []
+    private var processes: [ChildProcess] = []
     private let lab: CompareLab
     private var stopped = false
 

@@ -7,7 +7,7 @@
 // lab namespaces (the root namespace is never touched), addresses must lie in 198.18.0.0/15
 // (benchmarking space, RFC 2544), and IPv6 is disabled in each namespace so stray router and
 // neighbour solicitations stay out of exact frame counts. Commands run through Foundation's
-// Process with a timeout; only processes the Lab started are ever signalled.
+// posix_spawn (ChildProcess) with a timeout; only processes the Lab started are ever signalled.
 
 import Foundation
 
@@ -47,7 +47,7 @@ public final class Lab: @unchecked Sendable {
     public let prefix: String
     private let lock = NSLock()
     private var namespaces: [String] = []
-    private var background: [Process] = []
+    private var background: [ChildProcess] = []
     private var tornDown = false
 
     /// True when running as root (the lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN).
@@ -162,14 +162,9 @@ public final class Lab: @unchecked Sendable {
 
     /// Starts a long-running command in `ns` (a server); `teardown` terminates it if still running.
     @discardableResult
-    public func spawn(_ arguments: [String], in ns: String) throws -> Process {
+    public func spawn(_ arguments: [String], in ns: String) throws -> ChildProcess {
         try requireOwned(ns)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ip", "netns", "exec", ns] + arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try Lab.launch(p)
+        let p = try ChildProcess(["ip", "netns", "exec", ns] + arguments)
         lock.withLock { background.append(p) }
         return p
     }
@@ -177,15 +172,16 @@ public final class Lab: @unchecked Sendable {
     /// Stops spawned processes and deletes every namespace this lab created (and with them
     /// their veths). Safe to call more than once.
     public func teardown() {
-        let (procs, spaces): ([Process], [String]) = lock.withLock {
+        let (procs, spaces): ([ChildProcess], [String]) = lock.withLock {
             defer { background = []; namespaces = []; tornDown = true }
             return (background, namespaces)
         }
         for p in procs where p.isRunning {
             p.terminate()
-            let deadline = Date().addingTimeInterval(2)
-            while p.isRunning && Date() < deadline { usleep(10_000) }
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            if !p.wait(timeout: .seconds(2)) {
+                p.signal(SIGKILL)
+                p.wait(timeout: .seconds(2))
+            }
         }
         for ns in spaces.reversed() {
             _ = try? Lab.execute(["ip", "netns", "delete", ns], timeout: .seconds(10))
@@ -196,48 +192,56 @@ public final class Lab: @unchecked Sendable {
         guard lock.withLock({ namespaces.contains(ns) }) else { throw LabError.unknownNamespace(ns) }
     }
 
-    /// Serialises process launches: Foundation's `Process.run()` on Linux is not safe to call
-    /// from several threads at once (parallel tests crashed inside it, in a memmove), so every
-    /// launch in this project goes through here. Only the launch is serialised, not the wait.
-    private static let launchLock = NSLock()
-    public static func launch(_ process: Process) throws {
-        launchLock.lock()
-        defer { launchLock.unlock() }
-        try process.run()
-    }
-
     /// Runs a command with a deadline, capturing both outputs.
     public static func execute(_ arguments: [String], timeout: Duration) throws -> CommandResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        let finished = DispatchSemaphore(value: 0)
-        p.terminationHandler = { _ in finished.signal() }
+        ChildProcess.spawnLock.lock()
+        guard let out = ChildProcess.makePipe() else {
+            ChildProcess.spawnLock.unlock()
+            throw LabError.commandFailed(command: arguments.joined(separator: " "), status: -1, output: "pipe failed")
+        }
+        guard let err = ChildProcess.makePipe() else {
+            close(out.read); close(out.write)
+            ChildProcess.spawnLock.unlock()
+            throw LabError.commandFailed(command: arguments.joined(separator: " "), status: -1, output: "pipe failed")
+        }
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(arguments, standardOutput: out.write, standardError: err.write)
+        } catch {
+            for fd in [out.read, out.write, err.read, err.write] { close(fd) }
+            ChildProcess.spawnLock.unlock()
+            throw error
+        }
+        close(out.write)
+        close(err.write)
+        ChildProcess.spawnLock.unlock()
+        let outPipe = [out.read], errPipe = [err.read]
         // Drain the pipes while the command runs so a chatty one cannot fill them and hang.
         let drained = DispatchGroup()
-        let outBox = DataBox()
-        let errBox = DataBox()
-        DispatchQueue.global().async(group: drained) { outBox.data = out.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: drained) { errBox.data = err.fileHandleForReading.readDataToEndOfFile() }
-        try Lab.launch(p)
+        let outBox = DataBox(), errBox = DataBox()
+        for (fd, box) in [(outPipe[0], outBox), (errPipe[0], errBox)] {
+            DispatchQueue.global().async(group: drained) {
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    let n = read(fd, &buffer, buffer.count)
+                    if n > 0 { box.data.append(contentsOf: buffer[0..<n]) } else if n < 0 && errno == EINTR { continue } else { break }
+                }
+                close(fd)
+            }
+        }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
-        if finished.wait(timeout: .now() + seconds) == .timedOut {
-            p.terminate()
-            if finished.wait(timeout: .now() + 2) == .timedOut {
-                kill(p.processIdentifier, SIGKILL)
-                _ = finished.wait(timeout: .now() + 2)
+        if !child.wait(timeout: timeout) {
+            child.terminate()
+            if !child.wait(timeout: .seconds(2)) {
+                child.signal(SIGKILL)
+                child.wait(timeout: .seconds(2))
             }
             _ = drained.wait(timeout: .now() + 2)
             throw LabError.timedOut(command: arguments.joined(separator: " "), seconds: seconds)
         }
         _ = drained.wait(timeout: .now() + 5)
         return CommandResult(
-            status: p.terminationStatus,
+            status: child.terminationStatus,
             standardOutput: String(decoding: outBox.data, as: UTF8.self),
             standardError: String(decoding: errBox.data, as: UTF8.self))
     }

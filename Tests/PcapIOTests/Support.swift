@@ -101,16 +101,9 @@ func tcpdumpPath() -> String? {
     return nil
 }
 
-/// Runs a command and returns (status, stdout + stderr).
+/// Runs a command and returns (status, stdout + stderr). Through LabKit's posix_spawn runner:
+/// Foundation's Process.run crashes intermittently on Linux with Swift 6.3.1.
 func runCommand(_ path: String, _ args: [String]) throws -> (Int32, String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try Lab.launch(p)  // Process.run is not safe from parallel tests: one launch at a time
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    let r = try Lab.execute([path] + args, timeout: .seconds(60))
+    return (r.status, r.standardOutput + r.standardError)
 }

@@ -59,7 +59,7 @@ final class SwbridgeProcess: @unchecked Sendable {
     let binary: String
     let name: String
     let namespace: String
-    let process: Process
+    let process: ChildProcess
     let socketPath: String
     private let outPath: String
     private let errPath: String
@@ -82,14 +82,15 @@ final class SwbridgeProcess: @unchecked Sendable {
         errPath = outPath.replacingOccurrences(of: ".out", with: ".err")
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        process = Process()
         // `ip netns exec` execs the command (no fork): the PID is swbridge's own.
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip", "netns", "exec", namespace, binary, "run", "--name", name] + arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: outPath)
-        process.standardError = FileHandle(forWritingAtPath: errPath)
-        try Self.spawn(process, blocking: blockedSignals)
+        let out = open(outPath, O_WRONLY | O_APPEND | O_CLOEXEC)
+        let err = open(errPath, O_WRONLY | O_APPEND | O_CLOEXEC)
+        defer {
+            close(out)
+            close(err)
+        }
+        process = try ChildProcess(["ip", "netns", "exec", namespace, binary, "run", "--name", name] + arguments,
+                                   standardOutput: out, standardError: err, blockedSignals: blockedSignals)
         let deadline = ContinuousClock.now + startTimeout
         while !FileManager.default.fileExists(atPath: socketPath) {
             guard process.isRunning else {
@@ -101,28 +102,6 @@ final class SwbridgeProcess: @unchecked Sendable {
             }
             usleep(20_000)
         }
-    }
-
-    /// Starts `process` from a thread of our own whose signal mask is exactly `blocked`.
-    /// A child inherits the spawning thread's mask across exec, and the test runner's worker
-    /// threads (libdispatch's) block SIGTERM and most other signals: spawned from one of them,
-    /// swbridge would start with SIGTERM blocked and never see it (see
-    /// `sigtermWithInheritedBlockedMask` in BridgeProcessTests).
-    static func spawn(_ process: Process, blocking blocked: [Int32]) throws {
-        final class Outcome: @unchecked Sendable { var error: (any Error)? }
-        let outcome = Outcome()
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            var mask = sigset_t()
-            sigemptyset(&mask)
-            for s in blocked { sigaddset(&mask, s) }
-            pthread_sigmask(SIG_SETMASK, &mask, nil)
-            do { try Lab.launch(process) } catch { outcome.error = error }
-            done.signal()
-        }
-        thread.start()
-        done.wait()
-        if let e = outcome.error { throw e }
     }
 
     /// The signals blocked in the process (SigBlk of /proc/PID/status), nil if unreadable.
