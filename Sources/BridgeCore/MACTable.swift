@@ -241,20 +241,8 @@ public final class MACTable: @unchecked Sendable {
     /// Like `lookup`, -1 for a miss: the engine's form, with no optional to unwrap.
     @inlinable @inline(__always)
     func lookupPort(key: UInt64) -> Int {
-        let p = Self.permute(key)
-        let remainder = p >> homeBits
-        var i = p & indexMask
-        var d: UInt64 = 0
-        while true {
-            let w = slots[Int(i)].load(ordering: .acquiring)
-            if w & Self.occupiedBit == 0 { return -1 }
-            if w & Self.remainderMask == remainder && (w >> Self.displacementShift) & 0xFF == d {
-                return Int((w >> Self.portShift) & 0xFF)
-            }
-            d &+= 1
-            if d > Self.maxDisplacement { return -1 }
-            i = (i &+ 1) & indexMask
-        }
+        let (s, w) = findSlot(key: key)
+        return s < 0 ? -1 : Int((w >> Self.portShift) & 0xFF)
     }
 
     // MARK: - Learning

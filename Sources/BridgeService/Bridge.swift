@@ -331,7 +331,7 @@ public final class Bridge: @unchecked Sendable {
             }
         case .fdbDel(let text, let dev, let vlan):
             return fdbChange(text, dev: dev, vlan: vlan) { mac, port, vid in
-                if let port, let e = table.entries(now: monotonicNow()).first(where: { $0.mac == mac && $0.vlan == vid }), e.port != port {
+                if let port, let holder = table.lookup(mac, vlan: vid), holder != port {
                     return 0  // bridge(8): the entry must be on the named device
                 }
                 return table.remove(mac, vlan: vid) ? 1 : 0

@@ -65,8 +65,6 @@ final class ForwardingWorker: @unchecked Sendable {
     let faults = Mutex<[PortFault]>([])
     private let done = Atomic<Bool>(false)
 
-    /// Per port: a pcap mirror of what enters and leaves it (`--mirror`), or nil.
-    private let mirrors: [PcapMirror?]
     /// The MirrorPort wrapping each attached port (mirrors are switched on and off in place).
     private var mirrorPorts: [MirrorPort?] = []
     /// Mirror ingress/egress per port as last set (kept across re-attaches).
@@ -77,7 +75,6 @@ final class ForwardingWorker: @unchecked Sendable {
     init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any BridgePort)?], busyPoll: Bool,
          spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], logger: Logger) throws {
         spinNanoseconds = UInt64(max(spinMicroseconds, 0)) * 1000
-        self.mirrors = mirrors
         self.id = id
         counters = CounterBlock()
         engine = try ForwardingEngine(table: table, configuration: configuration, counters: counters)

@@ -215,11 +215,10 @@ public final class Lab: @unchecked Sendable {
         close(out.write)
         close(err.write)
         ChildProcess.spawnLock.unlock()
-        let outPipe = [out.read], errPipe = [err.read]
         // Drain the pipes while the command runs so a chatty one cannot fill them and hang.
         let drained = DispatchGroup()
         let outBox = DataBox(), errBox = DataBox()
-        for (fd, box) in [(outPipe[0], outBox), (errPipe[0], errBox)] {
+        for (fd, box) in [(out.read, outBox), (err.read, errBox)] {
             DispatchQueue.global().async(group: drained) {
                 var buffer = [UInt8](repeating: 0, count: 65_536)
                 while true {
