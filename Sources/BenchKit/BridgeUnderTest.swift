@@ -1,7 +1,8 @@
 // BridgeUnderTest: the bridges `swbridge bench` compares, each started on a CompareLab's ports
 // and stopped again, so they can take turns (A B A B ...) on the same interfaces:
 // - `kernel`: the Linux bridge (STP off), created inside the bridge namespace;
-// - `swbridge`: this build's `swbridge run`, with any extra options;
+// - `swbridge`: this build's `swbridge run`, with any extra options; `swbridge=PATH` another
+//   build of it (an older commit, to measure a change side by side);
 // - `ovs`, `ovs-afxdp`: a private Open vSwitch (userspace datapath) with AF_PACKET or AF_XDP
 //   ports, when openvswitch-switch is installed (OVSBridge.swift);
 // - `cmd:TEMPLATE`: any other bridge program, given its port names through placeholders.
@@ -13,14 +14,16 @@ import LabKit
 /// A bridge to measure, as named on the command line.
 public enum BridgeSpec: Equatable, Sendable, CustomStringConvertible {
     case kernel
-    case swbridge(arguments: [String])
+    /// `swbridge run` with extra arguments; `binary` another build (nil: this one).
+    case swbridge(arguments: [String], binary: String? = nil)
     /// A private Open vSwitch, netdev datapath; ports `type=system` (AF_PACKET) or `type=afxdp`.
     case ovs(afxdp: Bool)
     /// A shell command run in the bridge namespace; `{ports}` becomes the port names separated
     /// by spaces, `{port1}`... one port each, `{name}` a unique bridge name.
     case command(template: String)
 
-    /// Parses `kernel`, `swbridge`, `swbridge:--threads 2`, `ovs`, `ovs-afxdp`, `cmd:TEMPLATE`.
+    /// Parses `kernel`, `swbridge`, `swbridge:--threads 2`, `swbridge=PATH[:OPTIONS]`, `ovs`,
+    /// `ovs-afxdp`, `cmd:TEMPLATE`.
     public static func parse(_ text: String) throws(BenchError) -> BridgeSpec {
         if text == "kernel" { return .kernel }
         if text == "ovs" { return .ovs(afxdp: false) }
@@ -28,6 +31,15 @@ public enum BridgeSpec: Equatable, Sendable, CustomStringConvertible {
         if text == "swbridge" { return .swbridge(arguments: []) }
         if text.hasPrefix("swbridge:") {
             return .swbridge(arguments: text.dropFirst("swbridge:".count).split(separator: " ").map(String.init))
+        }
+        if text.hasPrefix("swbridge=") {
+            let rest = text.dropFirst("swbridge=".count)
+            let path = String(rest.prefix { $0 != ":" })
+            guard !path.isEmpty, FileManager.default.isExecutableFile(atPath: path) else {
+                throw .invalidBridge(text, "swbridge=PATH needs an executable swbridge binary at PATH")
+            }
+            let options = rest.dropFirst(path.count).dropFirst()
+            return .swbridge(arguments: options.split(separator: " ").map(String.init), binary: path)
         }
         if text.hasPrefix("cmd:") {
             let template = String(text.dropFirst(4))
@@ -42,14 +54,15 @@ public enum BridgeSpec: Equatable, Sendable, CustomStringConvertible {
             }
             return .command(template: template)
         }
-        throw .invalidBridge(text, "unknown bridge (use kernel, swbridge, swbridge:OPTIONS, ovs, ovs-afxdp or cmd:TEMPLATE)")
+        throw .invalidBridge(text, "unknown bridge (use kernel, swbridge, swbridge:OPTIONS, swbridge=PATH, ovs, ovs-afxdp or cmd:TEMPLATE)")
     }
 
     /// A short label for tables and JSON.
     public var label: String {
         switch self {
         case .kernel: return "kernel"
-        case .swbridge(let a): return a.isEmpty ? "swbridge" : "swbridge " + a.joined(separator: " ")
+        case .swbridge(let a, let binary):
+            return (binary.map { "swbridge=" + $0 } ?? "swbridge") + (a.isEmpty ? "" : " " + a.joined(separator: " "))
         case .ovs(let afxdp): return afxdp ? "ovs-afxdp" : "ovs"
         case .command(let t): return "cmd:" + t
         }
@@ -135,8 +148,8 @@ public final class RunningBridge: @unchecked Sendable {
             // Its own name: the kernel bridge's name must be free again as soon as OVS stops.
             let ovs = try OVSInstance.start(lab: lab, bridgeName: lab.lab.prefix + "o", afxdp: afxdp)
             return RunningBridge(spec: spec, lab: lab, name: ovs.bridgeName, process: nil, swbridgePath: swbridgePath, ovs: ovs)
-        case .swbridge(let extra):
-            var args = [swbridgePath, "run", "--name", name, "--log-level", "warning"]
+        case .swbridge(let extra, let binary):
+            var args = [binary ?? swbridgePath, "run", "--name", name, "--log-level", "warning"]
             for p in lab.ports { args += ["--port", p] }
             args += extra
             let p = try lab.lab.spawn(args, in: ns)

@@ -16,6 +16,21 @@ import Foundation
 import LabKit
 import PacketIO
 
+/// Groups of trials a run can be limited to (`swbridge bench --trials tcp,frames`).
+public enum TrialGroup: String, CaseIterable, Sendable {
+    /// CPU while idle.
+    case idle
+    /// Ping round trips.
+    case ping
+    /// iperf3, 1 and 4 streams.
+    case tcp
+    /// The generator's frame trials: max rate per size, one-way latency, RFC 2544 zero-loss
+    /// search, back-to-back bursts, CPU per frame.
+    case frames
+    /// RFC 2889 address learning, caching capacity, flood stop, broadcast rate.
+    case rfc2889
+}
+
 /// What to compare and how hard.
 public struct CompareOptions: Sendable {
     public var bridges: [BridgeSpec] = [.kernel, .swbridge(arguments: [])]
@@ -28,6 +43,8 @@ public struct CompareOptions: Sendable {
     public var rounds: Int? = nil
     public var swbridgePath: String
     public var version = "dev"
+    /// The trials to run (default: all).
+    public var trials = Set(TrialGroup.allCases)
 
     public init(swbridgePath: String) { self.swbridgePath = swbridgePath }
 
@@ -76,20 +93,24 @@ public final class CompareRunner {
                     trials.append(BenchTrial(bridge: label, round: round, kind: kind, loadAverageBefore: load, values: values, note: note))
                 }
                 var load = BenchEnvironment.loadAverage()
-                progress("round \(round): \(label): idle CPU")
-                let idle = CompareTrials.idleCPU(pid: bridge.pid, seconds: o.quick ? 1 : 2)
-                record("idle", ["idle_cpu_pct": idle.process * 100], load: load)
-
-                load = BenchEnvironment.loadAverage()
-                progress("round \(round): \(label): ping latency")
-                if let rtt = try CompareTrials.pingLatency(lab, count: o.quick ? 100 : 300) {
-                    record("ping", ["ping_avg_us": rtt.average, "ping_p50_us": rtt.p50, "ping_p99_us": rtt.p99,
-                                    "ping_max_us": rtt.maximum, "ping_lost": Double(rtt.lost)], load: load)
-                } else {
-                    record("ping", [:], note: "no ping answered", load: load)
+                if o.trials.contains(.idle) {
+                    progress("round \(round): \(label): idle CPU")
+                    let idle = CompareTrials.idleCPU(pid: bridge.pid, seconds: o.quick ? 1 : 2)
+                    record("idle", ["idle_cpu_pct": idle.process * 100], load: load)
                 }
 
-                if iperf {
+                load = BenchEnvironment.loadAverage()
+                if o.trials.contains(.ping) {
+                    progress("round \(round): \(label): ping latency")
+                    if let rtt = try CompareTrials.pingLatency(lab, count: o.quick ? 100 : 300) {
+                        record("ping", ["ping_avg_us": rtt.average, "ping_p50_us": rtt.p50, "ping_p99_us": rtt.p99,
+                                        "ping_max_us": rtt.maximum, "ping_lost": Double(rtt.lost)], load: load)
+                    } else {
+                        record("ping", [:], note: "no ping answered", load: load)
+                    }
+                }
+
+                if iperf && o.trials.contains(.tcp) {
                     for streams in [1, 4] {
                         load = BenchEnvironment.loadAverage()
                         progress("round \(round): \(label): TCP, \(streams) stream(s)")
@@ -112,6 +133,7 @@ public final class CompareRunner {
                 }
 
                 var offered64 = 0.0
+                if o.trials.contains(.frames) {
                 do {
                     offered64 = try frameTrials(lab: lab, bridge: bridge, round: round, record: { kind, values, note, load in
                         record(kind, values, note: note, load: load)
@@ -119,14 +141,16 @@ public final class CompareRunner {
                 } catch {
                     skipped.append("\(label), round \(round): frame trials failed: \(error)")
                 }
-                if o.hosts >= 3 {
+                }
+                if o.hosts >= 3 && o.trials.contains(.rfc2889) {
                     do {
                         let address = try AddressTrials(lab: lab, bridge: bridge, quick: o.quick,
                                                         prefix: "round \(round): \(label)", progress: progress)
                         func rec(_ kind: String, _ values: [String: Double], _ note: String?) {
                             record(kind, values, note: note, load: BenchEnvironment.loadAverage())
                         }
-                        address.learningRate(maximumRate: offered64, record: rec)
+                        // Without the frame trials there is no measured generator rate: search up to 400k/s.
+                        address.learningRate(maximumRate: o.trials.contains(.frames) ? offered64 : 400_000, record: rec)
                         let learned = trials.last { $0.bridge == label && $0.round == round && $0.kind == "learning_rate" }?
                             .values["learn_rate_fps"]
                         address.floodStop(record: rec)

@@ -17,7 +17,8 @@ public enum PortBackend: String, Sendable, CaseIterable {
 struct PortIOStatistics: Sendable {
     /// Frames the kernel passed to the socket (AF_PACKET tp_packets), when known.
     var kernelPackets: UInt64 = 0
-    /// Frames the kernel dropped because the ring or buffer was full.
+    /// Frames lost before the bridge saw them: the ring or buffer was full (AF_PACKET: also
+    /// frames too large for a slot that the full socket queue could not take).
     var kernelDrops: UInt64 = 0
     var transmitErrors: UInt64 = 0
 
@@ -46,7 +47,7 @@ extension AFPacketPort: BridgePort {
     func ioStatistics() -> PortIOStatistics {
         let s = statistics()
         return PortIOStatistics(
-            kernelPackets: s.kernelPackets, kernelDrops: s.kernelDrops,
+            kernelPackets: s.kernelPackets, kernelDrops: s.kernelDrops &+ s.droppedTruncated,
             transmitErrors: s.transmitErrors &+ s.transmitDroppedBusy &+ s.transmitDroppedOversize)
     }
 }

@@ -6,8 +6,9 @@
 // Two RX rings, chosen by `Configuration.ringVersion`:
 // - `.v2` (default, RxRingV2.swift): fixed slots with one `tp_status` word each. The kernel
 //   hands every frame over on its own and wakes poll for it, so a lone frame (a ping) is
-//   forwarded at once. Slots are ~74 KiB so a 64 KiB GSO super-frame fits whole; the ring holds
-//   `frameCount` frames of any size (256 by default, 18.5 MiB).
+//   forwarded at once. Slots are 2 KiB, so the ring is deep in frames (4,096 slots, 8 MiB);
+//   a frame larger than its slot (a GSO super-frame of up to 64 KiB) is queued whole on the
+//   socket and read with recvmsg (LargeFrameQueue.swift).
 // - `.v3` (RxRingV3.swift): blocks of densely packed frames, handed over only when a block is
 //   full or its retire timeout (1 ms at least) expires. An open block has no per-frame status
 //   (its frame count grows before a frame is complete), so user space cannot take frames
@@ -25,11 +26,11 @@
 //
 // Under heavier load from other processes V2 measured 2.4-2.7x the kernel's RTT (0.135-0.151
 // ms against 0.055-0.061) and V3 23-29x. V2 is the default because only it can meet a latency
-// bound near the kernel bridge's; TCP with GSO super-frames is as fast as with V3 (no
-// truncation, 0 checksum errors). The cost is sustained small-frame overload: with a fixed
-// ~74 KiB slot per frame the ring is shallow, and every frame is its own hand-over (kernel
-// wake-up, slot), so an overloaded V2 port lost more 64-byte frames than V3 in the first run
-// (1024 slots did not cure it: 42-49% loss, while V3 froze and lost 71% in that noisier run).
+// bound near the kernel bridge's. Its first form had ~74 KiB slots so that a super-frame fit
+// in place, which made the ring 259 frames deep: a burst of small frames overran it between
+// two wake-ups of the forwarding thread (zero-loss 64-byte rate 0.45x the kernel bridge's,
+// back-to-back bursts of ~1,000 frames). Slots sized for ordinary frames, with the socket
+// queue for the rare large one, make it 4,096 frames deep in less memory.
 // Ports that mostly carry small-frame floods and tolerate ~1 ms can choose `.v3`.
 //
 // Limits: one owning thread (the forwarding thread) calls receive, release, transmit and
@@ -46,7 +47,8 @@ public final class AFPacketPort: Port {
     /// The RX ring's TPACKET version (see the file comment for the trade-off).
     public enum RingVersion: Sendable, Equatable, CustomStringConvertible {
         /// Fixed frame slots, one status word each: every frame is handed over (and wakes
-        /// poll) on its own. Low latency at any rate; ~74 KiB of ring per frame slot.
+        /// poll) on its own. Low latency at any rate; 2 KiB slots, larger frames through the
+        /// socket queue.
         case v2
         /// Blocks of packed frames handed over whole, when full or at the retire timeout:
         /// dense, but at low rates a frame waits for the timeout (≥ 1 ms).
@@ -60,20 +62,29 @@ public final class AFPacketPort: Port {
         /// The RX ring version.
         public var ringVersion: RingVersion = .v2
         /// Bytes per ring block: a multiple of the page size and larger than the biggest frame
-        /// (a 64 KiB GSO super-frame plus headers). V3 limits a frame by its block; V2 cuts
-        /// each block into as many whole-frame slots as fit (7 slots of 74,896 bytes in the
-        /// default 512 KiB; see `RingGeometry`).
+        /// (a 64 KiB GSO super-frame plus headers), since V3 limits a frame by its block. V2
+        /// cuts each block into `frameSize` slots.
         public var blockSize: Int = 1 << 19
         /// V3: blocks in the ring. The ring must hold what a Forwarder pass keeps (blocks return
         /// only after the batch was sent: 128 super-frames are ~8 MB) plus what arrives
         /// meanwhile. Measured with 1 TCP stream through veth: 16 x 256 KiB froze the ring
         /// (11-32 drops, ~400-1200 retransmits per GiB); 16 x 512 KiB = 8 MiB had none.
         public var blockCount: Int = 16
-        /// V2: frame slots in the ring, rounded up to whole blocks. Each slot holds one frame
-        /// of any size, so this is the ring's depth for 64-byte frames and super-frames alike:
-        /// a Forwarder pass holds up to 128 per port, the rest absorbs what arrives meanwhile.
-        /// 256 (259 slots, 37 x 512 KiB = 18.5 MiB) is the default.
-        public var frameCount: Int = 256
+        /// V2: frame slots in the ring, rounded up to whole blocks: the ring's depth, in
+        /// frames of any size. A Forwarder pass holds up to 128 per port; the rest absorbs
+        /// bursts while the forwarding thread is away (4,096 slots: ~13 ms at 300 k frames/s).
+        public var frameCount: Int = 4096
+        /// V2: bytes per slot (TPACKET_ALIGN'd). A frame that does not fit (a GSO super-frame,
+        /// a jumbo frame) is queued whole on the socket by the kernel (PACKET_COPY_THRESH) and
+        /// read from there with recvmsg: see `LargeFrameQueue`. 2,048 holds any frame of a
+        /// 1500-byte MTU in its slot; at least 65,696 puts every frame in its slot.
+        public var frameSize: Int = 2048
+        /// V2 with slots smaller than a super-frame: buffers for frames read from the socket
+        /// queue, i.e. how many of them one Forwarder pass can hold (66 KiB each).
+        public var largeFrameBuffers: Int = 32
+        /// SO_RCVBUF for those queued frames (the kernel stops queuing, and the frame is lost
+        /// as truncated, while this much is waiting). Raised past rmem_max when allowed.
+        public var receiveBufferBytes: Int = 8 << 20
         /// V3: the block retire timeout (ms, at least 1): a partly filled block waits this long
         /// before user space sees it, so it bounds latency at low rates. Unused by V2.
         public var retireTimeoutMilliseconds: Int = 1
@@ -139,6 +150,13 @@ public final class AFPacketPort: Port {
             // Older kernels lack it; the ring also skips PACKET_OUTGOING frames itself.
             try? s.setInt(PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING")
             if configuration.qdiscBypass { try s.setInt(PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS") }
+            if geometry.queuesLargeFrames {
+                // A frame larger than its slot is queued whole on the socket (the slot says
+                // TP_STATUS_COPY); AUXDATA brings its VLAN tag and status along.
+                try s.setInt(PACKET_COPY_THRESH, 1, "PACKET_COPY_THRESH")
+                try s.setInt(PACKET_AUXDATA, 1, "PACKET_AUXDATA")
+                s.setReceiveBuffer(configuration.receiveBufferBytes)
+            }
 
             switch geometry.version {
             case .v2:
@@ -188,7 +206,10 @@ public final class AFPacketPort: Port {
         case .v2:
             ring = RxRingV2(
                 base: mapped!.0, blockSize: geometry.blockSize, blockCount: geometry.blockCount,
-                slotSize: geometry.slotSize, vnetHeader: configuration.vnetHeader)
+                slotSize: geometry.slotSize, vnetHeader: configuration.vnetHeader,
+                largeFrames: geometry.queuesLargeFrames
+                    ? LargeFrameQueue(fd: s.fd, bufferCount: configuration.largeFrameBuffers, vnetHeader: configuration.vnetHeader)
+                    : nil)
         case .v3:
             ring = RxRingV3(
                 base: mapped!.0, blockSize: geometry.blockSize, blockCount: geometry.blockCount,
@@ -251,6 +272,7 @@ public final class AFPacketPort: Port {
         s.receivedBlocks = ring.blocksSeen
         s.skippedOutgoing = ring.skippedOutgoing
         s.droppedTruncated = ring.truncated
+        s.receivedQueued = ring.receivedQueued
         s.vlanTagsReinserted = ring.tagsReinserted
         s.transmittedFrames = tx.sent
         s.transmitDroppedOversize = tx.droppedOversize
@@ -269,7 +291,7 @@ public struct RingGeometry: Sendable, Equatable, CustomStringConvertible {
     public var version: AFPacketPort.RingVersion
     public var blockSize: Int
     public var blockCount: Int
-    /// V2: bytes per frame slot (TPACKET_ALIGN'd, at least 65,696); V3: 0 (no fixed slots).
+    /// V2: bytes per frame slot (TPACKET_ALIGN'd); V3: 0 (no fixed slots).
     public var slotSize: Int
     /// V2: frame slots (`frameCount` rounded up to whole blocks); V3: 0.
     public var slotCount: Int
@@ -293,22 +315,35 @@ public struct RingGeometry: Sendable, Equatable, CustomStringConvertible {
             slotSize = 0
             slotCount = 0
         case .v2:
-            guard configuration.frameCount >= 2, configuration.frameCount <= 8192 else {
-                throw .invalidConfiguration("frame count \(configuration.frameCount): 2 to 8192")
+            guard configuration.frameCount >= 2, configuration.frameCount <= 1 << 16 else {
+                throw .invalidConfiguration("frame count \(configuration.frameCount): 2 to 65536")
             }
-            guard let size = RxRingV2.slotSize(blockSize: blockSize) else {
-                throw .invalidConfiguration("block size \(blockSize): too small for one V2 frame slot")
+            let size = Int(clp_tpacket_align(UInt32(max(configuration.frameSize, 0))))
+            guard size >= RxRingV2.smallestSlot, size <= blockSize else {
+                throw .invalidConfiguration(
+                    "frame size \(configuration.frameSize): \(RxRingV2.smallestSlot) to the block size (\(blockSize))")
             }
             let perBlock = blockSize / size
             slotSize = size
             blockCount = (configuration.frameCount + perBlock - 1) / perBlock
             slotCount = blockCount * perBlock
+            guard !queuesLargeFrames || (1...1024).contains(configuration.largeFrameBuffers) else {
+                throw .invalidConfiguration("large frame buffers \(configuration.largeFrameBuffers): 1 to 1024")
+            }
         }
     }
 
+    /// The smallest V2 slot that holds every frame in place (65,696 bytes).
+    public static let wholeFrameSlot = RxRingV2.wholeFrameSlot
+
+    /// V2 slots too small for the largest frame: such frames come through the socket queue.
+    public var queuesLargeFrames: Bool { version == .v2 && slotSize < RxRingV2.wholeFrameSlot }
+
     public var description: String {
         switch version {
-        case .v2: "\(version) \(slotCount) slots of \(slotSize) B in \(blockCount) x \(blockSize / 1024) KiB"
+        case .v2:
+            "\(version) \(slotCount) slots of \(slotSize) B in \(blockCount) x \(blockSize / 1024) KiB"
+                + (queuesLargeFrames ? ", larger frames through the socket queue" : "")
         case .v3: "\(version) \(blockCount) x \(blockSize / 1024) KiB"
         }
     }
@@ -326,6 +361,8 @@ public struct AFPacketStatistics: Sendable, Equatable, CustomStringConvertible {
     public var receivedFrames: UInt64 = 0
     /// Ring blocks taken from the kernel (V3; V2 hands over frames, not blocks: 0).
     public var receivedBlocks: UInt64 = 0
+    /// Of those, frames too large for a V2 slot, read from the socket queue.
+    public var receivedQueued: UInt64 = 0
     /// Frames this host sent, seen again (PACKET_IGNORE_OUTGOING unavailable).
     public var skippedOutgoing: UInt64 = 0
     /// Frames cut short by the ring (larger than a V3 block or a V2 slot): dropped.
@@ -351,7 +388,7 @@ public struct AFPacketStatistics: Sendable, Equatable, CustomStringConvertible {
     public init() {}
 
     public var description: String {
-        "rx \(receivedFrames) (blocks \(receivedBlocks), kernel packets \(kernelPackets), ring drops \(kernelDrops), "
+        "rx \(receivedFrames) (blocks \(receivedBlocks), queued \(receivedQueued), kernel packets \(kernelPackets), ring drops \(kernelDrops), "
             + "freezes \(kernelFreezeCount), truncated \(droppedTruncated), outgoing skipped \(skippedOutgoing), "
             + "tags reinserted \(vlanTagsReinserted)); tx \(transmittedFrames) (oversize \(transmitDroppedOversize), "
             + "malformed \(transmitDroppedMalformed), busy \(transmitDroppedBusy), closed \(transmitDroppedClosed), "

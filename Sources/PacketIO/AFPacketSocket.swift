@@ -30,6 +30,16 @@ struct AFPacketSocket {
         try set(option, value, label)
     }
 
+    /// SO_RCVBUFFORCE (past net.core.rmem_max; needs CAP_NET_ADMIN), else SO_RCVBUF (capped
+    /// at rmem_max). Best effort: a smaller buffer only means large frames are lost sooner.
+    func setReceiveBuffer(_ bytes: Int) {
+        var v = Int32(clamping: bytes / 2)  // the kernel doubles it for bookkeeping
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, size) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, size)
+        }
+    }
+
     /// Binds to `ifindex` for every protocol (ETH_P_ALL in network byte order).
     func bind(ifindex: Int32) throws(PacketIOError) {
         var sll = sockaddr_ll()

@@ -35,6 +35,8 @@ class RxRing {
     var blocksSeen: UInt64 = 0
     var skippedOutgoing: UInt64 = 0
     var truncated: UInt64 = 0
+    /// V2: frames larger than a slot, read from the socket queue (also in `received`).
+    var receivedQueued: UInt64 = 0
     var tagsReinserted: UInt64 = 0
 
     init(base: UnsafeMutableRawPointer, mapLength: Int, vnetHeader: Bool) {

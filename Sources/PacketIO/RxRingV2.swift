@@ -9,13 +9,12 @@
 // fills a slot whose status is exactly TP_STATUS_KERNEL; when the slot at its head is still
 // ours it drops the frame (counted in tp_drops).
 //
-// Slots are fixed, so each must hold the largest frame whole: a GSO super-frame from veth
-// (up to 65,535 bytes of IP plus the Ethernet header and an inner tag) behind the frame header,
-// the sockaddr_ll, the PACKET_RESERVE tag headroom and the vnet header. `slotSize(blockSize:)`
-// picks that size; a frame the slot still cannot hold arrives with tp_snaplen < tp_len and is
-// counted and dropped (`truncated`), never forwarded. The price of fixed slots is memory: a
-// 64-byte frame occupies a ~74 KiB slot, so the ring holds `frameCount` frames of any size
-// (V3 packs small frames densely in its blocks).
+// Slots are fixed. By default they are sized for ordinary frames (2 KiB: a 1500-byte MTU
+// with tags), so the ring is thousands of frames deep; a larger frame (a GSO super-frame
+// from veth, up to 65,535 bytes of IP) is queued whole on the socket by the kernel and read
+// from there (LargeFrameQueue, PACKET_COPY_THRESH). With slots of at least `wholeFrameSlot`
+// bytes every frame fits its slot and no queue is used. A frame neither can hold arrives
+// with tp_snaplen < tp_len and is counted and dropped (`truncated`), never forwarded.
 
 #if canImport(Glibc)
 import Glibc
@@ -41,16 +40,10 @@ final class RxRingV2: RxRing {
     /// TPACKET_ALIGN(TPACKET2_HDRLEN + max(maclen, 16)) + reserve + vnet - maclen: 80 bytes for
     /// Ethernet (52 + 16 aligned to 80, + 4 + 10 - 14); 128 leaves room for longer MAC headers.
     static let slotHeadroom = 128
-
-    /// The slot size for blocks of `blockSize` bytes: at least `slotHeadroom + largestFrame`,
-    /// TPACKET_ALIGN'd, and grown so the block's slots use the whole block. Nil if a block
-    /// cannot hold one slot.
-    static func slotSize(blockSize: Int) -> Int? {
-        let minimum = Int(clp_tpacket_align(UInt32(slotHeadroom + largestFrame)))
-        let perBlock = blockSize / minimum
-        guard perBlock >= 1 else { return nil }
-        return (blockSize / perBlock) & ~(Int(TPACKET_ALIGNMENT) - 1)
-    }
+    /// A slot this large holds every frame in place.
+    static let wholeFrameSlot = Int(clp_tpacket_align(UInt32(slotHeadroom + largestFrame)))
+    /// The smallest slot accepted: headroom and a minimum frame.
+    static let smallestSlot = 256
 
     let slotSize: Int
     let slotCount: Int
@@ -63,7 +56,12 @@ final class RxRingV2: RxRing {
     /// Slots handed out or skipped and not yet returned: the `held` slots before `current`.
     var held = 0
 
-    init(base: UnsafeMutableRawPointer, blockSize: Int, blockCount: Int, slotSize: Int, vnetHeader: Bool) {
+    /// Where frames larger than a slot come from (nil: slots hold every frame).
+    let largeFrames: LargeFrameQueue?
+
+    init(base: UnsafeMutableRawPointer, blockSize: Int, blockCount: Int, slotSize: Int, vnetHeader: Bool,
+         largeFrames: LargeFrameQueue?) {
+        self.largeFrames = largeFrames
         precondition(MemoryLayout<tpacket2_hdr>.offset(of: \.tp_status) == RxRingV2.frameStatusOffset)
         precondition(MemoryLayout<tpacket2_hdr>.offset(of: \.tp_len) == RxRingV2.frameLenOffset)
         precondition(MemoryLayout<tpacket2_hdr>.offset(of: \.tp_snaplen) == RxRingV2.frameSnapLenOffset)
@@ -93,13 +91,27 @@ final class RxRingV2: RxRing {
             let h = slots[current]
             let status = clp_load_acquire_u32(h + RxRingV2.frameStatusOffset)
             guard status & UInt32(TP_STATUS_USER) != 0 else { break }
+            let queued = status & UInt32(TP_STATUS_COPY) != 0
+            // The whole frame waits on the socket; take the slot only with a buffer for it.
+            if queued, let large = largeFrames, !large.hasFreeBuffer { break }
             // Ours until `release`, whether handed out or skipped: slots go back in order.
             held += 1
             current = current + 1 == slotCount ? 0 : current + 1
 
             let packetType = h.load(fromByteOffset: RxRingV2.frameSockaddrOffset + RxRing.sockaddrPacketTypeOffset, as: UInt8.self)
             if packetType == UInt8(PACKET_OUTGOING) {
+                if queued { largeFrames?.discard() }
                 skippedOutgoing &+= 1
+                continue
+            }
+            if queued, let large = largeFrames {
+                guard let f = large.read() else {
+                    truncated &+= 1
+                    continue
+                }
+                frames[n] = frame(start: f.start, count: f.count, status: f.status, tci: f.tci, tpid: f.tpid, port: port)
+                receivedQueued &+= 1
+                n += 1
                 continue
             }
             let snapLen = Int(h.load(fromByteOffset: RxRingV2.frameSnapLenOffset, as: UInt32.self))
@@ -121,6 +133,7 @@ final class RxRingV2: RxRing {
 
     /// Returns every held slot to the kernel, oldest first.
     override func release() {
+        largeFrames?.releaseAll()
         guard held > 0 else { return }
         var i = current - held
         if i < 0 { i += slotCount }

@@ -38,6 +38,9 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Interleaved rounds (default 1 with --quick, else 3).")
     var rounds: Int?
 
+    @Option(name: .long, help: "Run only these trials, comma separated: idle, ping, tcp, frames, rfc2889 (default: all).")
+    var trials: String?
+
     @Option(name: .long, help: "Write every figure and the environment as JSON to FILE.")
     var output: String?
 
@@ -64,6 +67,17 @@ struct Bench: ParsableCommand {
         options.offloads = profile
         options.quick = quick
         options.rounds = rounds
+        if let trials {
+            var set = Set<TrialGroup>()
+            for name in trials.split(separator: ",") {
+                guard let g = TrialGroup(rawValue: name.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                    throw ValidationError("--trials: unknown trial '\(name)' (use \(TrialGroup.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                set.insert(g)
+            }
+            guard !set.isEmpty else { throw ValidationError("--trials names no trial") }
+            options.trials = set
+        }
         let started = Date()
         let runner = CompareRunner(options: options) { line in
             let t = Int(Date().timeIntervalSince(started))

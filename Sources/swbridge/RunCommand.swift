@@ -61,6 +61,12 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).")
     var ring: String = "v2"
 
+    @Option(name: .long, help: "V2 ring: frame slots per port (its depth, in frames of any size).")
+    var ringFrames: Int = AFPacketPort.Configuration().frameCount
+
+    @Option(name: .long, help: "V2 ring: bytes per slot; larger frames (GSO super-frames) are read from the socket queue. 65696 or more: every frame in its slot.")
+    var ringFrameSize: Int = AFPacketPort.Configuration().frameSize
+
     @Option(name: .long, help: "PORT=FILE: write the frames entering and leaving PORT to a pcap file (repeatable).")
     var mirror: [String] = []
 
@@ -115,6 +121,13 @@ struct Run: ParsableCommand {
         case "v3": o.ring.ringVersion = .v3
         default: throw ValidationError("--ring must be v2 or v3")
         }
+        o.ring.frameCount = ringFrames
+        o.ring.frameSize = ringFrameSize
+        if ringFrameSize >= RingGeometry.wholeFrameSlot && ringFrameSize > o.ring.blockSize {
+            // Whole-frame slots: blocks big enough for a few of them.
+            o.ring.blockSize = ((ringFrameSize * 4 + 4095) / 4096) * 4096
+        }
+        do { _ = try RingGeometry(o.ring) } catch { throw ValidationError("--ring-frames/--ring-frame-size: \(error)") }
         o.runDirectory = runDir
         o.dropPrivileges = !keepPrivileges
         for m in mirror {

@@ -12,6 +12,12 @@ import Testing
         #expect(try BridgeSpec.parse("ovs") == .ovs(afxdp: false))
         #expect(try BridgeSpec.parse("ovs-afxdp") == .ovs(afxdp: true))
         #expect(BridgeSpec.ovs(afxdp: false).label == "ovs" && BridgeSpec.ovs(afxdp: true).label == "ovs-afxdp")
+        // Another build, to measure a change side by side.
+        #expect(try BridgeSpec.parse("swbridge=/bin/sh") == .swbridge(arguments: [], binary: "/bin/sh"))
+        let other = try BridgeSpec.parse("swbridge=/bin/sh:--threads 2")
+        #expect(other == .swbridge(arguments: ["--threads", "2"], binary: "/bin/sh"))
+        #expect(other.label == "swbridge=/bin/sh --threads 2")
+        #expect(throws: BenchError.self) { try BridgeSpec.parse("swbridge=/no/such/swbridge") }
     }
 
     @Test func ovsIsSkippedWithAReasonOnlyWhenNotInstalled() {
@@ -26,7 +32,7 @@ import Testing
     }
 
     @Test func badNamesAndTemplatesAreClearErrors() {
-        #expect(throws: BenchError.invalidBridge("linuxbridge", "unknown bridge (use kernel, swbridge, swbridge:OPTIONS, ovs, ovs-afxdp or cmd:TEMPLATE)")) {
+        #expect(throws: BenchError.invalidBridge("linuxbridge", "unknown bridge (use kernel, swbridge, swbridge:OPTIONS, swbridge=PATH, ovs, ovs-afxdp or cmd:TEMPLATE)")) {
             try BridgeSpec.parse("linuxbridge")
         }
         #expect(throws: BenchError.invalidBridge("cmd:mybridge", "a cmd: template must name its ports with {ports} or {port1}, {port2}, ...")) {

@@ -66,4 +66,23 @@ import Testing
         // this bound only catches a run that hangs or loops, whatever else shares the machine.
         #expect(Date().timeIntervalSince(started) < 240, "quick mode for two bridges: \(Int(Date().timeIntervalSince(started))) s")
     }
+
+    @Test("--trials ping with a second build named by swbridge=PATH: only ping figures, for each bridge",
+          .privileged, .timeLimit(.minutes(2)))
+    func selectedTrialsAndAnotherBuild() throws {
+        let path = try #require(Self.swbridgePath, "swbridge binary not found next to the tests: run `swift build` first")
+        var options = CompareOptions(swbridgePath: path)
+        options.quick = true
+        options.rounds = 1
+        options.hosts = 2
+        options.trials = [.ping]
+        options.bridges = [.swbridge(arguments: []), try BridgeSpec.parse("swbridge=\(path):--spin-us 10")]
+        let report = try CompareRunner(options: options, progress: { _ in }).run()
+        #expect(report.bridges == ["swbridge", "swbridge=\(path) --spin-us 10"])
+        #expect(Set(report.trials.map(\.kind)) == ["ping"])
+        for s in report.summaries {
+            #expect((s.metrics["ping_p50_us"] ?? 0) > 0, "\(s.bridge)")
+            #expect(s.metrics["tcp1_gbps"] == nil && s.metrics["frames64_delivered_fps"] == nil, "\(s.bridge)")
+        }
+    }
 }

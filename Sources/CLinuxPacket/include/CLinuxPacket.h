@@ -68,6 +68,12 @@ static inline int clp_sendmmsg(int fd, struct clp_mmsghdr *vec, unsigned int cou
     return (int)syscall(SYS_sendmmsg, fd, vec, count, flags);
 }
 
+/// CMSG_FIRSTHDR / CMSG_NXTHDR / CMSG_DATA / CMSG_SPACE are macros.
+static inline struct cmsghdr *clp_cmsg_firsthdr(struct msghdr *m) { return CMSG_FIRSTHDR(m); }
+static inline struct cmsghdr *clp_cmsg_nxthdr(struct msghdr *m, struct cmsghdr *c) { return CMSG_NXTHDR(m, c); }
+static inline unsigned char *clp_cmsg_data(struct cmsghdr *c) { return CMSG_DATA(c); }
+static inline size_t clp_cmsg_space(size_t length) { return CMSG_SPACE(length); }
+
 /// capset(2) has no glibc wrapper (libcap is not a dependency): the raw system call with the
 /// version-3 header. `keep` is a bit mask of capability numbers below 32 (CAP_NET_RAW is 13,
 /// CAP_NET_ADMIN 12); it becomes the permitted and effective sets, inheritable is cleared.
