@@ -73,9 +73,47 @@ public final class Lab: @unchecked Sendable {
             } while FileManager.default.fileExists(atPath: "/run/netns/\(candidate)-br")
             self.prefix = candidate
         }
+        Lab.registry.withLock { labs in
+            labs.removeAll { $0.lab == nil }
+            labs.append(WeakLab(lab: self))
+        }
     }
 
     deinit { teardown() }
+
+    // MARK: - Cleanup on signals
+
+    private struct WeakLab { weak var lab: Lab? }
+    private static let registry = LockedBox<[WeakLab]>([])
+    private static let signalSources = LockedBox<[any DispatchSourceSignal]>([])
+
+    private static let interrupted = LockedBox(false)
+
+    /// Call before exiting normally: if a signal's teardown is under way (the work just
+    /// finished early because its lab vanished under it), waits for that teardown to exit the
+    /// process, so the exit status says "interrupted" and nothing is left half deleted.
+    public static func waitForSignalTeardown() {
+        guard interrupted.withLock({ $0 }) else { return }
+        while true { pause() }
+    }
+
+    /// On SIGINT, SIGTERM or SIGHUP: tear down every lab of this process (its namespaces,
+    /// veths and the processes it started), then exit with 128 + the signal. For commands
+    /// that build labs (`swbridge bench`): an interrupted run leaves nothing behind.
+    public static func tearDownOnSignals(_ signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]) {
+        for number in signals {
+            signal(number, SIG_IGN)  // delivered to the dispatch source instead
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                interrupted.withLock { $0 = true }
+                let labs = registry.withLock { $0.compactMap(\.lab) }
+                for lab in labs { lab.teardown() }
+                exit(128 + number)
+            }
+            source.resume()
+            signalSources.withLock { $0.append(source) }
+        }
+    }
 
     /// An interface name of this lab: prefix + role, at most 15 characters.
     public func interfaceName(_ role: String) throws -> String {
@@ -249,4 +287,16 @@ public final class Lab: @unchecked Sendable {
 /// Collects a pipe's bytes on a dispatch thread; read only after the group finished.
 private final class DataBox: @unchecked Sendable {
     var data = Data()
+}
+
+/// A value behind a lock (NSLock: LabKit runs on Foundation's platforms).
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
 }

@@ -3,6 +3,7 @@
 // BenchKit's; this only parses options and prints.
 import ArgumentParser
 import BenchKit
+import LabKit
 import Foundation
 
 struct Bench: ParsableCommand {
@@ -78,12 +79,21 @@ struct Bench: ParsableCommand {
             guard !set.isEmpty else { throw ValidationError("--trials names no trial") }
             options.trials = set
         }
+        // Ctrl-C or SIGTERM mid-run: remove the lab's namespaces and stop its bridges first.
+        Lab.tearDownOnSignals()
         let started = Date()
         let runner = CompareRunner(options: options) { line in
             let t = Int(Date().timeIntervalSince(started))
             FileHandle.standardError.write(Data("\r\u{1B}[K[\(t / 60)m\(String(format: "%02d", t % 60))s] \(line)".utf8))
         }
-        let report = try runner.run()
+        let report: CompareReport
+        do {
+            report = try runner.run()
+        } catch {
+            Lab.waitForSignalTeardown()
+            throw error
+        }
+        Lab.waitForSignalTeardown()
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
         print(report.table())
         if let output {

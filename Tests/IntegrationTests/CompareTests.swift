@@ -85,4 +85,34 @@ import Testing
             #expect(s.metrics["tcp1_gbps"] == nil && s.metrics["frames64_delivered_fps"] == nil, "\(s.bridge)")
         }
     }
+
+    @Test("SIGTERM in the middle of swbridge bench: the lab's namespaces and its bridge are gone, exit status 143",
+          .privileged, .timeLimit(.minutes(1)))
+    func interruptedBenchLeavesNothing() throws {
+        let path = try #require(Self.swbridgePath, "swbridge binary not found next to the tests: run `swift build` first")
+        func benchNamespaces() -> Set<String> {
+            let out = (try? Lab.execute(["ip", "netns", "list"], timeout: .seconds(10)).standardOutput) ?? ""
+            return Set(out.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+        }
+        let before = benchNamespaces()
+        let bench = try ChildProcess([path, "bench", "--quick", "--hosts", "2", "--trials", "ping,frames", "--bridge", "swbridge"])
+        defer { if bench.isRunning { bench.signal(SIGKILL) } }
+        // Wait until its lab exists and its bridge runs, then interrupt it.
+        let deadline = ContinuousClock.now + .seconds(20)
+        var created = Set<String>()
+        while ContinuousClock.now < deadline && bench.isRunning {
+            created = benchNamespaces().subtracting(before)
+            if created.count >= 3 { break }
+            usleep(50_000)
+        }
+        #expect(created.count >= 3, "the bench built its lab: \(created)")
+        usleep(1_500_000)
+        bench.terminate()
+        #expect(bench.wait(timeout: .seconds(20)), "the bench exits after SIGTERM")
+        #expect(bench.terminationStatus == 128 + SIGTERM)
+        #expect(benchNamespaces().intersection(created).isEmpty, "left behind: \(benchNamespaces().intersection(created))")
+        let prefixes = Set(created.map { String($0.prefix { $0 != "-" }) })
+        let ps = try Lab.execute(["ps", "-eo", "args"], timeout: .seconds(10)).standardOutput
+        for p in prefixes { #expect(!ps.contains("--name \(p)"), "a bridge of lab \(p) still runs") }
+    }
 }
