@@ -127,7 +127,16 @@ public final class Lab: @unchecked Sendable {
     public func addNamespace(_ role: String) throws -> String {
         let name = "\(prefix)-\(role)"
         try mustRun(["ip", "netns", "add", name])
-        lock.withLock { namespaces.append(name) }
+        // Torn down meanwhile (a signal's teardown on another thread): the new one goes too.
+        let late = lock.withLock { () -> Bool in
+            if tornDown { return true }
+            namespaces.append(name)
+            return false
+        }
+        if late {
+            _ = try? Lab.execute(["ip", "netns", "delete", name], timeout: .seconds(10))
+            throw LabError.commandFailed(command: "ip netns add \(name)", status: -1, output: "the lab was torn down")
+        }
         try mustRun(["ip", "-n", name, "link", "set", "lo", "up"])
         for key in ["net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"] {
             try mustRun(["sysctl", "-q", "-w", "\(key)=1"], in: name)
