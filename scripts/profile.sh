@@ -47,7 +47,7 @@ if command -v perf >/dev/null; then
   REC=$!
   run_load "$SECS" 0
   wait $REC || true
-  perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -25 > "$OUT/perf-top.txt"
+  perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -25 > "$OUT/perf-top.txt" || true  # head closes the pipe early
   echo "== perf: top symbols of the swbridge process (cpu-clock samples)"; cat "$OUT/perf-top.txt"
 fi
 echo "== frames received by the bridge: $(stats_frames)"
@@ -65,7 +65,7 @@ if command -v valgrind >/dev/null; then
   after=$(stats_frames)
   kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; PID=""
   frames=$((after - before))
-  callgrind_annotate "$OUT/callgrind.out" 2>/dev/null | head -40 > "$OUT/callgrind-top.txt"
+  callgrind_annotate "$OUT/callgrind.out" 2>/dev/null | head -40 > "$OUT/callgrind-top.txt" || true
   total=$(grep -m1 -E "PROGRAM TOTALS" "$OUT/callgrind-top.txt" | tr -d ',' | awk '{print $1}')
   echo "== callgrind: $total instructions in all, $frames frames forwarded under load"
   [ "$frames" -gt 0 ] && echo "   (includes start-up and idle; see $OUT/callgrind-top.txt for the forwarding loop's share)"
