@@ -16,8 +16,9 @@
 //   bridge is ~1-1.7 ms whatever the timer is tuned to. Dense packing gives a deep ring for
 //   small frames (8 MiB holds ~65k 64-byte frames) and one wake-up per block.
 //
-// Measured in one run each (AFPacketPortTests, SWBRIDGE_MEASURE=1: h1 - bridge - h2 over veth,
-// 2 vCPUs shared with other work, so ±30% and more between runs):
+// Measured in one run each with the first V2 shape (259 slots of ~74 KiB; AFPacketPortTests,
+// SWBRIDGE_MEASURE=1: h1 - bridge - h2 over veth, 2 vCPUs shared with other work, so ±30% and
+// more between runs):
 //
 //   | | ping avg / p99 (ms) | TCP 1 stream, offloads on | 64 B, ~300 k/s offered for ~1.7 s |
 //   | kernel bridge | 0.063 / 0.118 | 13.6 Gbit/s | 0% loss |
@@ -30,7 +31,10 @@
 // in place, which made the ring 259 frames deep: a burst of small frames overran it between
 // two wake-ups of the forwarding thread (zero-loss 64-byte rate 0.45x the kernel bridge's,
 // back-to-back bursts of ~1,000 frames). Slots sized for ordinary frames, with the socket
-// queue for the rare large one, make it 4,096 frames deep in less memory.
+// queue for the rare large one, make it 4,096 frames deep in less memory: measured side by
+// side with `swbridge bench`, zero-loss rate 0.47x -> 1.28x the kernel bridge's and bursts of
+// >= 32,768 frames, for TCP 1 stream ~0.8x instead of ~0.85x (the bridge thread, not the
+// sender, now copies each super-frame; README, "Benchmarking").
 // Ports that mostly carry small-frame floods and tolerate ~1 ms can choose `.v3`.
 //
 // Limits: one owning thread (the forwarding thread) calls receive, release, transmit and
