@@ -42,8 +42,9 @@ public struct BridgeOptions: Sendable {
     public var threads: Int = 1
     /// Spin on the rings instead of sleeping in poll (one full core per thread).
     public var busyPoll = false
-    /// After traffic, keep polling the rings this long before sleeping (0: sleep at once).
-    public var spinMicroseconds = 0
+    /// While traffic is continuous (frames under 1 ms apart), keep checking the rings this
+    /// long after the last frame before sleeping in poll (0: sleep at once). See ForwardingWorker.
+    public var spinMicroseconds = 300
     public var ring = AFPacketPort.Configuration()
     /// Packet I/O per port name (default AF_PACKET).
     public var backends: [String: PortBackend] = [:]

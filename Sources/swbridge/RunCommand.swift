@@ -52,8 +52,8 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Busy-poll the rings instead of sleeping (lower latency, one full core per thread).")
     var busyPoll = false
 
-    @Option(name: .long, help: "After traffic, keep checking the rings this many µs before sleeping (0: never spin).")
-    var spinUs: Int = 0
+    @Option(name: .long, help: "While traffic is continuous (frames under 1 ms apart), keep checking the rings this many µs after the last frame before sleeping (0: never spin).")
+    var spinUs: Int = BridgeOptions().spinMicroseconds
 
     @Option(name: .long, help: "Packet I/O of ports without a backend= option: af_packet (rings, offloads) or pcap (libpcap, portable; needs offloads off for TCP).")
     var backend: String = "af_packet"
