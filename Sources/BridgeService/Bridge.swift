@@ -42,7 +42,7 @@ public struct BridgeOptions: Sendable {
     public var threads: Int = 1
     /// Spin on the rings instead of sleeping in poll (one full core per thread).
     public var busyPoll = false
-    /// While traffic is continuous (frames under 1 ms apart), keep checking the rings this
+    /// While traffic is continuous (wake-ups under 100 µs apart), keep checking the rings this
     /// long after the last frame before sleeping in poll (0: sleep at once). See ForwardingWorker.
     public var spinMicroseconds = 300
     public var ring = AFPacketPort.Configuration()

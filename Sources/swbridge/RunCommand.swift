@@ -52,7 +52,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Busy-poll the rings instead of sleeping (lower latency, one full core per thread).")
     var busyPoll = false
 
-    @Option(name: .long, help: "While traffic is continuous (frames under 1 ms apart), keep checking the rings this many µs after the last frame before sleeping (0: never spin).")
+    @Option(name: .long, help: "While traffic is continuous (wake-ups under 100 µs apart), keep checking the rings this many µs after the last frame before sleeping (0: never spin).")
     var spinUs: Int = BridgeOptions().spinMicroseconds
 
     @Option(name: .long, help: "Packet I/O of ports without a backend= option: af_packet (rings, offloads) or pcap (libpcap, portable; needs offloads off for TCP).")
