@@ -1,6 +1,7 @@
 // ForwardingWorker: one forwarding thread. It owns its engine, its Forwarder and its ports'
 // sockets (with --threads N each thread has its own socket per interface, in one PACKET_FANOUT
-// group), waits on them with poll (no busy spinning unless asked) and runs batches. Nothing
+// group), waits on them with poll (spinning only while traffic is continuous, SpinPolicy.swift,
+// or always with --busy-poll) and runs batches. Nothing
 // else touches what it owns: other threads talk to it through a mailbox and a wake-up pipe,
 // and read what it publishes (counters are single-writer atomics; socket statistics are
 // copied out under a lock every 250 ms, since reading them is a syscall that resets them).
@@ -49,27 +50,8 @@ final class ForwardingWorker: @unchecked Sendable {
     private let forwarder: Forwarder
     private var ports: [(any BridgePort)?]
     private let busyPoll: Bool
-    /// While traffic is continuous, keep checking the rings this long after the last frame
-    /// before sleeping in poll: the next frame is then taken without a sleep and a scheduler
-    /// wake-up, which on a VM cost more than forwarding it (TCP 1 stream: 0.85x -> 1.0x the
-    /// kernel bridge's with 300 µs, the same as --busy-poll). Idle CPU stays zero and sparse
-    /// traffic (a ping every 10 ms, its reply 50 µs later) costs nothing extra: spinning only
-    /// starts after `spinStreak` wake-ups in a row each found frames within
-    /// `spinArmNanoseconds` of the previous ones.
-    private let spinNanoseconds: UInt64
-    private static let spinStreak = 4
-    /// Wake-ups in a row that found continuous traffic.
-    private var streak = 0
-    /// Traffic counts as continuous when a wake-up finds frames within this long of the last
-    /// frame seen (10,000 wake-ups a second and more). Below that a wake-up costs less than
-    /// spinning: at 3,000-10,000 frames/s in 1 ms bursts, spinning after each burst took 2-3x
-    /// the CPU of sleeping (11% and 23% of a core against 4% and 9%).
-    private static let spinArmNanoseconds: UInt64 = 100_000
-    /// One spin returns to the poll loop after this long at most (socket errors, statistics
-    /// and the mailbox are looked after there).
-    private static let spinSliceNanoseconds: UInt64 = 10_000_000
-    /// When the last frame was seen (monotonic ns).
-    private var lastTrafficNanoseconds: UInt64 = 0
+    /// When to keep reading the rings after traffic instead of sleeping (SpinPolicy.swift).
+    private var spin: SpinPolicy
     private let logger: Logger
 
     private let mailbox = Mutex<[WorkerCommand]>([])
@@ -91,7 +73,7 @@ final class ForwardingWorker: @unchecked Sendable {
 
     init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any BridgePort)?], busyPoll: Bool,
          spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], logger: Logger) throws {
-        spinNanoseconds = UInt64(max(spinMicroseconds, 0)) * 1000
+        spin = SpinPolicy(spinMicroseconds: spinMicroseconds)
         self.id = id
         counters = CounterBlock()
         engine = try ForwardingEngine(table: table, configuration: configuration, counters: counters)
@@ -214,11 +196,8 @@ final class ForwardingWorker: @unchecked Sendable {
                     if n == 0 { break }
                     got += n
                 }
-                if got > 0 && spinNanoseconds > 0 && !busyPoll {
-                    let t = monotonicNanoseconds()
-                    streak = t &- lastTrafficNanoseconds <= Self.spinArmNanoseconds ? streak + 1 : 0
-                    lastTrafficNanoseconds = t
-                    if streak >= Self.spinStreak { spinAfterTraffic() }
+                if got > 0 && !busyPoll && spin.trafficAfterWakeUp(at: monotonicNanoseconds()) {
+                    spinAfterTraffic()
                 }
             }
             let t = monotonicNow().milliseconds
@@ -231,8 +210,8 @@ final class ForwardingWorker: @unchecked Sendable {
         done.store(true, ordering: .releasing)
     }
 
-    /// Checks every ring (no syscall: the ring's status words) until `spinNanoseconds` pass
-    /// without a frame, the mailbox has work, or the slice is over.
+    /// Checks every ring (no syscall: the ring's status words) until the spin policy says the
+    /// traffic has paused long enough, or the mailbox has work.
     private func spinAfterTraffic() {
         let start = monotonicNanoseconds()
         var quietSince = start
@@ -241,11 +220,11 @@ final class ForwardingWorker: @unchecked Sendable {
             let t = monotonicNanoseconds()
             if forwarder.runOnce(ready: all, now: Timestamp(milliseconds: t / 1_000_000)) > 0 {
                 quietSince = t
-                lastTrafficNanoseconds = t
-            } else if t &- quietSince >= spinNanoseconds {
+                spin.trafficWhileSpinning(at: t)
+            } else if spin.spinIsOver(start: start, quietSince: quietSince, now: t) {
                 return
             }
-            if t &- start >= Self.spinSliceNanoseconds { return }
+            if t &- start >= SpinPolicy.sliceNanoseconds { return }
         }
     }
 

@@ -1,0 +1,50 @@
+import Testing
+@testable import BridgeService
+
+@Suite struct SpinPolicyTests {
+    /// Feeds wake-ups that found frames at `times`; returns whether each one armed the spin.
+    static func wakeUps(_ p: inout SpinPolicy, at times: [UInt64]) -> [Bool] {
+        times.map { p.trafficAfterWakeUp(at: $0) }
+    }
+
+    @Test("spinning arms after 4 wake-ups in a row within 100 µs of the previous frames, and only then")
+    func armsOnContinuousTraffic() {
+        var p = SpinPolicy(spinMicroseconds: 300)
+        let t: UInt64 = 1_000_000_000
+        // The first frames ever (no history), then 50 µs apart: the 4th continuous one arms it,
+        // it stays armed while traffic goes on (80 µs), a 150 µs pause ends the streak.
+        let armed = Self.wakeUps(&p, at: [t, t + 50_000, t + 100_000, t + 150_000, t + 200_000, t + 280_000, t + 430_000])
+        #expect(armed == [false, false, false, false, true, true, false])
+        #expect(p.streak == 0)
+    }
+
+    @Test("a ping every 10 ms with its reply 50 µs later never arms it")
+    func requestResponseNeverArms() {
+        var p = SpinPolicy(spinMicroseconds: 300)
+        let times = (0..<100).flatMap { i -> [UInt64] in
+            let request = 5_000_000_000 + UInt64(i) * 10_000_000
+            return [request, request + 50_000]
+        }
+        #expect(!Self.wakeUps(&p, at: times).contains(true))
+    }
+
+    @Test("a spin ends after the quiet time or the slice; frames seen while spinning move the clock")
+    func spinEnds() {
+        var p = SpinPolicy(spinMicroseconds: 300)
+        let start: UInt64 = 1_000_000
+        #expect(!p.spinIsOver(start: start, quietSince: start, now: start + 299_999))
+        #expect(p.spinIsOver(start: start, quietSince: start, now: start + 300_000))
+        // Traffic throughout: the slice still hands back to the poll loop.
+        let late = start + SpinPolicy.sliceNanoseconds
+        #expect(p.spinIsOver(start: start, quietSince: late - 1_000, now: late))
+        p.trafficWhileSpinning(at: late)
+        #expect(p.lastTraffic == late)
+    }
+
+    @Test("--spin-us 0 never spins")
+    func disabled() {
+        var p = SpinPolicy(spinMicroseconds: 0)
+        let times = (1...10).map { UInt64($0) * 1_000 }
+        #expect(!Self.wakeUps(&p, at: times).contains(true))
+    }
+}
