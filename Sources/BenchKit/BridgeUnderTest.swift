@@ -34,11 +34,14 @@ public enum BridgeSpec: Equatable, Sendable, CustomStringConvertible {
         }
         if text.hasPrefix("swbridge=") {
             let rest = text.dropFirst("swbridge=".count)
-            let path = String(rest.prefix { $0 != ":" })
-            guard !path.isEmpty, FileManager.default.isExecutableFile(atPath: path) else {
+            var path = String(rest.prefix { $0 != ":" })
+            let given = path
+            // `ip netns exec` would look a bare name up in PATH: resolve it here, as checked.
+            if !path.isEmpty && !path.hasPrefix("/") { path = FileManager.default.currentDirectoryPath + "/" + path }
+            guard !given.isEmpty, FileManager.default.isExecutableFile(atPath: path) else {
                 throw .invalidBridge(text, "swbridge=PATH needs an executable swbridge binary at PATH")
             }
-            let options = rest.dropFirst(path.count).dropFirst()
+            let options = rest.dropFirst(given.count).dropFirst()
             return .swbridge(arguments: options.split(separator: " ").map(String.init), binary: path)
         }
         if text.hasPrefix("cmd:") {
@@ -124,8 +127,8 @@ public final class RunningBridge: @unchecked Sendable {
         switch spec {
         case .kernel:
             return (try? lab.lab.run(["ip", "-n", lab.bridgeNamespace, "link", "set", name, "type", "bridge", "fdb_flush"]))?.status == 0
-        case .swbridge:
-            return (try? Lab.execute([swbridgePath, "fdb", "flush", "--name", name], timeout: .seconds(10)))?.status == 0
+        case .swbridge(_, let binary):
+            return (try? Lab.execute([binary ?? swbridgePath, "fdb", "flush", "--name", name], timeout: .seconds(10)))?.status == 0
         case .ovs:
             return ovs?.flushFDB() ?? false
         case .command:

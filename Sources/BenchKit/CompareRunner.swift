@@ -92,6 +92,10 @@ public final class CompareRunner {
                 func record(_ kind: String, _ values: [String: Double], note: String? = nil, load: Double) {
                     trials.append(BenchTrial(bridge: label, round: round, kind: kind, loadAverageBefore: load, values: values, note: note))
                 }
+                if !o.trials.contains(.idle) {
+                    // The idle trial doubles as settling time after start; without it, wait.
+                    usleep(1_000_000)
+                }
                 var load = BenchEnvironment.loadAverage()
                 if o.trials.contains(.idle) {
                     progress("round \(round): \(label): idle CPU")

@@ -46,6 +46,7 @@ public final class Lab: @unchecked Sendable {
     /// Per-run prefix of every name this lab creates, e.g. "swb3fa1".
     public let prefix: String
     private let lock = NSLock()
+    private let teardownLock = NSLock()
     private var namespaces: [String] = []
     private var background: [ChildProcess] = []
     private var tornDown = false
@@ -88,6 +89,11 @@ public final class Lab: @unchecked Sendable {
     private static let signalSources = LockedBox<[any DispatchSourceSignal]>([])
 
     private static let interrupted = LockedBox(false)
+    /// Teardowns running in this process (a lab's deinit may be tearing it down while a
+    /// signal's handler no longer sees it): the handler waits for them before exiting.
+    private static let teardownsInProgress = LockedBox(0)
+    /// Signal handlers run here one at a time; the first one exits the process.
+    private static let signalQueue = DispatchQueue(label: "LabKit.signals")
 
     /// Call before exiting normally: if a signal's teardown is under way (the work just
     /// finished early because its lab vanished under it), waits for that teardown to exit the
@@ -103,11 +109,16 @@ public final class Lab: @unchecked Sendable {
     public static func tearDownOnSignals(_ signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]) {
         for number in signals {
             signal(number, SIG_IGN)  // delivered to the dispatch source instead
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
             source.setEventHandler {
                 interrupted.withLock { $0 = true }
                 let labs = registry.withLock { $0.compactMap(\.lab) }
                 for lab in labs { lab.teardown() }
+                var waits = 0
+                while teardownsInProgress.withLock({ $0 }) > 0 && waits < 3000 {  // 30 s at most
+                    usleep(10_000)
+                    waits += 1
+                }
                 exit(128 + number)
             }
             source.resume()
@@ -212,13 +223,29 @@ public final class Lab: @unchecked Sendable {
     public func spawn(_ arguments: [String], in ns: String) throws -> ChildProcess {
         try requireOwned(ns)
         let p = try ChildProcess(["ip", "netns", "exec", ns] + arguments)
-        lock.withLock { background.append(p) }
+        let late = lock.withLock { () -> Bool in
+            if tornDown { return true }
+            background.append(p)
+            return false
+        }
+        if late {
+            // Torn down meanwhile: this child must not outlive the lab.
+            p.signal(SIGKILL)
+            p.wait(timeout: .seconds(2))
+            throw LabError.unknownNamespace(ns)
+        }
         return p
     }
 
     /// Stops spawned processes and deletes every namespace this lab created (and with them
     /// their veths). Safe to call more than once.
     public func teardown() {
+        // A second caller (a signal's teardown racing the main thread's) waits for the first
+        // to finish, so whoever returns last returns with everything gone.
+        teardownLock.lock()
+        defer { teardownLock.unlock() }
+        Lab.teardownsInProgress.withLock { $0 += 1 }
+        defer { Lab.teardownsInProgress.withLock { $0 -= 1 } }
         let (procs, spaces): ([ChildProcess], [String]) = lock.withLock {
             defer { background = []; namespaces = []; tornDown = true }
             return (background, namespaces)

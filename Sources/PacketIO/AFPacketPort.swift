@@ -277,6 +277,7 @@ public final class AFPacketPort: Port {
         s.skippedOutgoing = ring.skippedOutgoing
         s.droppedTruncated = ring.truncated
         s.receivedQueued = ring.receivedQueued
+        s.queueResynchronisations = (ring as? RxRingV2)?.largeFrames?.resynchronisations ?? 0
         s.vlanTagsReinserted = ring.tagsReinserted
         s.transmittedFrames = tx.sent
         s.transmitDroppedOversize = tx.droppedOversize
@@ -367,6 +368,8 @@ public struct AFPacketStatistics: Sendable, Equatable, CustomStringConvertible {
     public var receivedBlocks: UInt64 = 0
     /// Of those, frames too large for a V2 slot, read from the socket queue.
     public var receivedQueued: UInt64 = 0
+    /// Times the socket queue was out of step with the ring and emptied (its frames lost).
+    public var queueResynchronisations: UInt64 = 0
     /// Frames this host sent, seen again (PACKET_IGNORE_OUTGOING unavailable).
     public var skippedOutgoing: UInt64 = 0
     /// Frames cut short by the ring (larger than a V3 block or a V2 slot): dropped.
@@ -392,7 +395,7 @@ public struct AFPacketStatistics: Sendable, Equatable, CustomStringConvertible {
     public init() {}
 
     public var description: String {
-        "rx \(receivedFrames) (blocks \(receivedBlocks), queued \(receivedQueued), kernel packets \(kernelPackets), ring drops \(kernelDrops), "
+        "rx \(receivedFrames) (blocks \(receivedBlocks), queued \(receivedQueued), resyncs \(queueResynchronisations), kernel packets \(kernelPackets), ring drops \(kernelDrops), "
             + "freezes \(kernelFreezeCount), truncated \(droppedTruncated), outgoing skipped \(skippedOutgoing), "
             + "tags reinserted \(vlanTagsReinserted)); tx \(transmittedFrames) (oversize \(transmitDroppedOversize), "
             + "malformed \(transmitDroppedMalformed), busy \(transmitDroppedBusy), closed \(transmitDroppedClosed), "

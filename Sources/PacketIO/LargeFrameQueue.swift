@@ -66,21 +66,43 @@ final class LargeFrameQueue {
 
     var hasFreeBuffer: Bool { used < bufferCount }
 
-    /// Takes the next queued frame into a free buffer (the caller checked `hasFreeBuffer`).
-    /// Nil when the queue is unexpectedly empty or the frame did not fit: one datagram is
-    /// consumed either way, so slots and queue stay paired.
-    func read() -> Frame? {
+    /// Times the queue was found out of step with the ring and emptied (see `read`).
+    private(set) var resynchronisations: UInt64 = 0
+
+    /// Takes the next queued frame into a free buffer (the caller checked `hasFreeBuffer`);
+    /// `length` is the slot's tp_len, the frame's length. Nil when the frame cannot be had:
+    /// the datagram is consumed anyway, so slots and queue stay paired.
+    ///
+    /// A pending socket error (ENETDOWN when the port goes down) makes recvmsg fail once
+    /// without dequeuing: the call is repeated. Should the queue ever be out of step with the
+    /// ring anyway (empty when a slot says COPY, or a frame of another length), it is emptied:
+    /// the next COPY slots then find it empty and count as lost until the two agree again,
+    /// rather than every later slot being paired with the wrong frame.
+    func read(length: Int) -> Frame? {
         let buffer = buffers + used * Self.bufferSize
         let headroom = RxRing.tagHeadroom
-        vector.pointee = iovec(iov_base: buffer + headroom, iov_len: Self.bufferSize - headroom)
-        message.pointee = msghdr()
-        message.pointee.msg_iov = vector
-        message.pointee.msg_iovlen = 1
-        message.pointee.msg_control = control
-        message.pointee.msg_controllen = controlSize
-        let n = recvmsg(fd, message, Int32(MSG_DONTWAIT))
         let vnet = vnetHeader ? RxRing.vnetLength : 0
-        guard n > vnet, message.pointee.msg_flags & Int32(MSG_TRUNC) == 0 else { return nil }
+        var n = -1
+        for _ in 0..<2 {
+            vector.pointee = iovec(iov_base: buffer + headroom, iov_len: Self.bufferSize - headroom)
+            message.pointee = msghdr()
+            message.pointee.msg_iov = vector
+            message.pointee.msg_iovlen = 1
+            message.pointee.msg_control = control
+            message.pointee.msg_controllen = controlSize
+            n = recvmsg(fd, message, Int32(MSG_DONTWAIT))
+            if n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF { break }
+        }
+        if n < 0 {
+            if errno == EAGAIN || errno == EWOULDBLOCK { resynchronisations &+= 1 }  // nothing to pair with
+            return nil
+        }
+        // MSG_TRUNC: larger than a buffer (over 64 KiB: BIG TCP); consumed, lost.
+        if message.pointee.msg_flags & Int32(MSG_TRUNC) != 0 { return nil }
+        guard n > vnet, n - vnet == length else {
+            drain()
+            return nil
+        }
         var frame = Frame(start: buffer + headroom + vnet, count: n - vnet, status: 0, tci: 0, tpid: 0)
         var c = clp_cmsg_firsthdr(message)
         while let h = c {
@@ -98,7 +120,20 @@ final class LargeFrameQueue {
 
     /// Consumes one queued datagram without keeping it (a skipped slot's partner).
     func discard() {
-        _ = recv(fd, nil, 0, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
+        for _ in 0..<2 {
+            if recv(fd, nil, 0, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC)) >= 0 { return }
+            if errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF { return }
+        }
+    }
+
+    /// Empties the queue (out of step with the ring).
+    private func drain() {
+        resynchronisations &+= 1
+        for _ in 0..<100_000 {
+            if recv(fd, nil, 0, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC)) >= 0 { continue }
+            if errno == EINTR || errno == ENETDOWN || errno == ENXIO { continue }  // a pending error, once
+            return
+        }
     }
 
     /// Every buffer is free again (the bridge is done with the frames in them).

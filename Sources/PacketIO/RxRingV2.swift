@@ -105,7 +105,7 @@ final class RxRingV2: RxRing {
                 continue
             }
             if queued, let large = largeFrames {
-                guard let f = large.read() else {
+                guard let f = large.read(length: Int(h.load(fromByteOffset: RxRingV2.frameLenOffset, as: UInt32.self))) else {
                     truncated &+= 1
                     continue
                 }
@@ -128,6 +128,10 @@ final class RxRingV2: RxRing {
             n += 1
         }
         received &+= UInt64(n)
+        // Only skipped frames: none was handed out, so nobody will release them. Give them
+        // back now, or a port that sees nothing but skipped frames would end up holding every
+        // slot and never receive again.
+        if n == 0 && held > 0 { release() }
         return n
     }
 

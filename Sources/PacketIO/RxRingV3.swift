@@ -111,6 +111,9 @@ final class RxRingV3: RxRing {
             n += 1
         }
         received &+= UInt64(n)
+        // Only skipped frames: nobody will release the blocks they used up, so do it now
+        // (every frame handed out earlier was released with its pass).
+        if n == 0 { release() }
         return n
     }
 
