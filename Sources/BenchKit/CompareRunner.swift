@@ -73,6 +73,7 @@ public final class CompareRunner {
         progress("building the lab: \(o.hosts) hosts, MTU \(o.mtu), offloads \(o.offloads.rawValue)")
         let lab = try CompareLab(hosts: o.hosts, mtu: o.mtu, offloads: o.offloads)
         defer { lab.teardown() }
+        progress("lab \(lab.lab.prefix): namespaces \(lab.lab.prefix)-*, removed at the end")
         var trials: [BenchTrial] = []
         if o.hosts < 3 { skipped.append("RFC 2889 address trials: they need a third host (--hosts 3 or more)") }
         let iperf = CompareTrials.hasIperf3

@@ -90,29 +90,44 @@ import Testing
           .privileged, .timeLimit(.minutes(1)))
     func interruptedBenchLeavesNothing() throws {
         let path = try #require(Self.swbridgePath, "swbridge binary not found next to the tests: run `swift build` first")
-        func benchNamespaces() -> Set<String> {
+        func namespaces(_ prefix: String) -> [String] {
             let out = (try? Lab.execute(["ip", "netns", "list"], timeout: .seconds(10)).standardOutput) ?? ""
-            return Set(out.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+            return out.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+                .filter { $0.hasPrefix(prefix + "-") }
         }
-        let before = benchNamespaces()
-        let bench = try ChildProcess([path, "bench", "--quick", "--hosts", "2", "--trials", "ping,frames", "--bridge", "swbridge"])
+        // The bench names its lab on stderr ("lab swbXXXX: ..."): only that lab is checked, so
+        // other tests' labs (parallel runs) do not count.
+        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("swb-bench-\(getpid())-\(Int.random(in: 0..<1_000_000)).err").path
+        let err = open(errPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        #expect(err >= 0)
+        defer { unlink(errPath) }
+        let bench = try ChildProcess([path, "bench", "--quick", "--hosts", "2", "--trials", "ping,frames", "--bridge", "swbridge"],
+                                     standardError: err)
+        close(err)
         defer { if bench.isRunning { bench.signal(SIGKILL) } }
         // Wait until its lab exists and its bridge runs, then interrupt it.
         let deadline = ContinuousClock.now + .seconds(20)
-        var created = Set<String>()
+        var prefix: String? = nil
+        var created: [String] = []
         while ContinuousClock.now < deadline && bench.isRunning {
-            created = benchNamespaces().subtracting(before)
-            if created.count >= 3 { break }
+            let text = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+            if prefix == nil, let r = text.range(of: #"lab (swb[0-9a-f]{4}):"#, options: .regularExpression) {
+                prefix = String(text[r].dropFirst(4).dropLast())
+            }
+            if let prefix {
+                created = namespaces(prefix)
+                if created.count >= 3 { break }
+            }
             usleep(50_000)
         }
+        let lab = try #require(prefix, "the bench names its lab")
         #expect(created.count >= 3, "the bench built its lab: \(created)")
         usleep(1_500_000)
         bench.terminate()
         #expect(bench.wait(timeout: .seconds(20)), "the bench exits after SIGTERM")
         #expect(bench.terminationStatus == 128 + SIGTERM)
-        #expect(benchNamespaces().intersection(created).isEmpty, "left behind: \(benchNamespaces().intersection(created))")
-        let prefixes = Set(created.map { String($0.prefix { $0 != "-" }) })
+        #expect(namespaces(lab).isEmpty, "left behind: \(namespaces(lab))")
         let ps = try Lab.execute(["ps", "-eo", "args"], timeout: .seconds(10)).standardOutput
-        for p in prefixes { #expect(!ps.contains("--name \(p)"), "a bridge of lab \(p) still runs") }
+        #expect(!ps.contains("--name \(lab)"), "the bridge of lab \(lab) still runs")
     }
 }
