@@ -61,6 +61,43 @@ class RxRing {
         fatalError("RxRing.release is implemented by RxRingV2 and RxRingV3")
     }
 
+    /// Where a ring's frame header (tpacket2_hdr, tpacket3_hdr) keeps what the shared steps
+    /// below read: byte offsets, checked against the C layout by each ring at init.
+    struct FrameLayout {
+        /// tp_len and tp_snaplen (u32), tp_mac (u16).
+        var length: Int, snapLength: Int, mac: Int
+        /// tp_vlan_tci (u16 in V2; the low half of a little-endian u32 in V3) and tp_vlan_tpid.
+        var vlanTCI: Int, vlanTPID: Int
+        /// The sockaddr_ll after the header.
+        var sockaddr: Int
+    }
+
+    /// Whether the owned frame at `h` is one this host sent (PACKET_OUTGOING, when
+    /// PACKET_IGNORE_OUTGOING is unavailable): counted, to be skipped.
+    @inline(__always)
+    final func isOutgoing(_ h: UnsafeMutableRawPointer, _ layout: FrameLayout) -> Bool {
+        guard h.load(fromByteOffset: layout.sockaddr + RxRing.sockaddrPacketTypeOffset, as: UInt8.self) == UInt8(PACKET_OUTGOING)
+        else { return false }
+        skippedOutgoing &+= 1
+        return true
+    }
+
+    /// The owned frame at `h`, read in place; nil (counted as truncated) when the ring cut it
+    /// short (tp_snaplen < tp_len). `status` is the frame's tp_status.
+    @inline(__always)
+    final func inPlaceFrame(_ h: UnsafeMutableRawPointer, _ layout: FrameLayout, status: UInt32, port: Int) -> ReceivedFrame? {
+        let snapLen = Int(h.load(fromByteOffset: layout.snapLength, as: UInt32.self))
+        let length = Int(h.load(fromByteOffset: layout.length, as: UInt32.self))
+        if snapLen < length {
+            truncated &+= 1
+            return nil
+        }
+        return frame(
+            start: h + Int(h.load(fromByteOffset: layout.mac, as: UInt16.self)), count: snapLen, status: status,
+            tci: h.load(fromByteOffset: layout.vlanTCI, as: UInt16.self),
+            tpid: h.load(fromByteOffset: layout.vlanTPID, as: UInt16.self), port: port)
+    }
+
     /// Turns an owned frame into a `ReceivedFrame`, re-inserting a stripped tag.
     /// `start` is the MAC header (tp_mac), `count` tp_snaplen; `status` the frame's tp_status.
     @inline(__always)

@@ -32,6 +32,10 @@ final class RxRingV2: RxRing {
     /// The sockaddr_ll follows the header at TPACKET_ALIGN(sizeof(tpacket2_hdr)).
     static let frameSockaddrOffset = 32
 
+    let layout = FrameLayout(
+        length: RxRingV2.frameLenOffset, snapLength: RxRingV2.frameSnapLenOffset, mac: RxRingV2.frameMacOffset,
+        vlanTCI: RxRingV2.frameVLANTCIOffset, vlanTPID: RxRingV2.frameVLANTPIDOffset, sockaddr: RxRingV2.frameSockaddrOffset)
+
     /// The largest frame a slot must hold whole: 65,535 bytes of IP (the largest GSO
     /// super-frame without BIG TCP, or a frame at veth's largest MTU), the Ethernet header and
     /// two tags left in the data (QinQ after the kernel stripped the outer one).
@@ -98,14 +102,12 @@ final class RxRingV2: RxRing {
             held += 1
             current = current + 1 == slotCount ? 0 : current + 1
 
-            let packetType = h.load(fromByteOffset: RxRingV2.frameSockaddrOffset + RxRing.sockaddrPacketTypeOffset, as: UInt8.self)
-            if packetType == UInt8(PACKET_OUTGOING) {
+            if isOutgoing(h, layout) {
                 if queued { largeFrames?.discard() }
-                skippedOutgoing &+= 1
                 continue
             }
             if queued, let large = largeFrames {
-                guard let f = large.read(length: Int(h.load(fromByteOffset: RxRingV2.frameLenOffset, as: UInt32.self))) else {
+                guard let f = large.read(length: Int(h.load(fromByteOffset: layout.length, as: UInt32.self))) else {
                     truncated &+= 1
                     continue
                 }
@@ -114,17 +116,8 @@ final class RxRingV2: RxRing {
                 n += 1
                 continue
             }
-            let snapLen = Int(h.load(fromByteOffset: RxRingV2.frameSnapLenOffset, as: UInt32.self))
-            let length = Int(h.load(fromByteOffset: RxRingV2.frameLenOffset, as: UInt32.self))
-            if snapLen < length {
-                truncated &+= 1
-                continue
-            }
-            frames[n] = frame(
-                start: h + Int(h.load(fromByteOffset: RxRingV2.frameMacOffset, as: UInt16.self)), count: snapLen,
-                status: status,
-                tci: h.load(fromByteOffset: RxRingV2.frameVLANTCIOffset, as: UInt16.self),
-                tpid: h.load(fromByteOffset: RxRingV2.frameVLANTPIDOffset, as: UInt16.self), port: port)
+            guard let f = inPlaceFrame(h, layout, status: status, port: port) else { continue }
+            frames[n] = f
             n += 1
         }
         received &+= UInt64(n)

@@ -35,6 +35,10 @@ final class RxRingV3: RxRing {
     /// The sockaddr_ll follows the header at TPACKET_ALIGN(sizeof(tpacket3_hdr)).
     static let frameSockaddrOffset = 48
 
+    let layout = FrameLayout(
+        length: RxRingV3.frameLenOffset, snapLength: RxRingV3.frameSnapLenOffset, mac: RxRingV3.frameMacOffset,
+        vlanTCI: RxRingV3.frameVLANTCIOffset, vlanTPID: RxRingV3.frameVLANTPIDOffset, sockaddr: RxRingV3.frameSockaddrOffset)
+
     let blockSize: Int
     let blockCount: Int
 
@@ -91,23 +95,10 @@ final class RxRingV3: RxRing {
             remaining -= 1
             if remaining > 0 { next = h + Int(h.load(fromByteOffset: RxRingV3.frameNextOffset, as: UInt32.self)) }
 
-            let packetType = h.load(fromByteOffset: RxRingV3.frameSockaddrOffset + RxRing.sockaddrPacketTypeOffset, as: UInt8.self)
-            if packetType == UInt8(PACKET_OUTGOING) {
-                skippedOutgoing &+= 1
-                continue
-            }
-            let snapLen = Int(h.load(fromByteOffset: RxRingV3.frameSnapLenOffset, as: UInt32.self))
-            let length = Int(h.load(fromByteOffset: RxRingV3.frameLenOffset, as: UInt32.self))
-            if snapLen < length {
-                truncated &+= 1
-                continue
-            }
+            if isOutgoing(h, layout) { continue }
             let status = h.load(fromByteOffset: RxRingV3.frameStatusOffset, as: UInt32.self)
-            frames[n] = frame(
-                start: h + Int(h.load(fromByteOffset: RxRingV3.frameMacOffset, as: UInt16.self)), count: snapLen,
-                status: status,
-                tci: UInt16(truncatingIfNeeded: h.load(fromByteOffset: RxRingV3.frameVLANTCIOffset, as: UInt32.self)),
-                tpid: h.load(fromByteOffset: RxRingV3.frameVLANTPIDOffset, as: UInt16.self), port: port)
+            guard let f = inPlaceFrame(h, layout, status: status, port: port) else { continue }
+            frames[n] = f
             n += 1
         }
         received &+= UInt64(n)
