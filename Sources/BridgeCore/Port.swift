@@ -25,30 +25,34 @@ public struct EgressFrame {
         }
     }
 
-    /// Writes the encoded frame into `out` (at least `wireLength` bytes); returns the length.
+    /// Writes the encoded frame into `out`, cut at `out.count` bytes (a capture slot may be
+    /// shorter than the frame; tag edits need at least 16); returns the bytes written.
     /// For transports that copy (in-memory, pcap, TX rings); AF_PACKET uses iovecs instead.
     @inlinable
     public func write(into out: UnsafeMutableRawBufferPointer) -> Int {
         let n = bytes.count
         guard let src = bytes.baseAddress, let dst = out.baseAddress else { return 0 }
+        let limit = out.count
+        /// `count` bytes from `src + from` to `dst + to`, cut at `limit`.
+        func copy(_ to: Int, _ from: Int, _ count: Int) {
+            let c = Swift.min(count, limit - to)
+            if c > 0 { (dst + to).copyMemory(from: src + from, byteCount: c) }
+        }
         switch encoding {
         case .asIs:
-            dst.copyMemory(from: src, byteCount: n)
-            return n
+            copy(0, 0, n)
         case .stripOuterTag:
-            dst.copyMemory(from: src, byteCount: 12)
-            (dst + 12).copyMemory(from: src + 16, byteCount: n - 16)
-            return n - 4
+            copy(0, 0, 12)
+            copy(12, 16, n - 16)
         case .insertTag(let tag):
-            dst.copyMemory(from: src, byteCount: 12)
+            copy(0, 0, 12)
             dst.storeBytes(of: UInt32(tag).bigEndian, toByteOffset: 12, as: UInt32.self)
-            (dst + 16).copyMemory(from: src + 12, byteCount: n - 12)
-            return n + 4
+            copy(16, 12, n - 12)
         case .replaceOuterTag(let tag):
-            dst.copyMemory(from: src, byteCount: n)
+            copy(0, 0, n)
             dst.storeBytes(of: UInt32(tag).bigEndian, toByteOffset: 12, as: UInt32.self)
-            return n
         }
+        return Swift.min(wireLength, limit)
     }
 }
 

@@ -145,14 +145,9 @@ public final class PcapMirror: @unchecked Sendable {
         offered.add(1, ordering: .relaxed)
         guard let slot = claimSlot() else { return false }
         let wire = frame.wireLength
-        let n: Int
-        if wire <= configuration.slotSize {
-            n = frame.write(into: UnsafeMutableRawBufferPointer(start: slot.pointer, count: configuration.slotSize))
-        } else {
-            // Too long for a slot: encode into the slot's first bytes only (header edits are
-            // all within the first 22 bytes, so the cut copy is still the right frame's start).
-            n = Self.writePrefix(frame, into: slot.pointer, limit: configuration.slotSize)
-        }
+        // A frame too long for its slot is cut: header edits all lie within the first 22
+        // bytes (slots are at least 64), so the cut copy still starts like the frame sent.
+        let n = frame.write(into: UnsafeMutableRawBufferPointer(start: slot.pointer, count: configuration.slotSize))
         if let filter, !filter.matches(UnsafeRawBufferPointer(start: slot.pointer, count: n), wireLength: wire) {
             filteredOut.add(1, ordering: .relaxed)
             producerLock.store(false, ordering: .releasing)
@@ -201,28 +196,6 @@ public final class PcapMirror: @unchecked Sendable {
         tail.store(slot.position + 1, ordering: .releasing)
         producerLock.store(false, ordering: .releasing)
         return true
-    }
-
-    /// EgressFrame.write for a destination shorter than the encoded frame.
-    private static func writePrefix(_ f: EgressFrame, into dst: UnsafeMutableRawPointer, limit: Int) -> Int {
-        guard let src = f.bytes.baseAddress else { return 0 }
-        let n = f.bytes.count
-        func copy(_ to: Int, _ from: Int, _ count: Int) {
-            let c = min(count, limit - to)
-            if c > 0 { (dst + to).copyMemory(from: src + from, byteCount: c) }
-        }
-        switch f.encoding {
-        case .asIs: copy(0, 0, n)
-        case .stripOuterTag: copy(0, 0, 12); copy(12, 16, n - 16)
-        case .insertTag(let tag):
-            copy(0, 0, 12)
-            dst.storeBytes(of: UInt32(tag).bigEndian, toByteOffset: 12, as: UInt32.self)
-            copy(16, 12, n - 12)
-        case .replaceOuterTag(let tag):
-            copy(0, 0, n)
-            dst.storeBytes(of: UInt32(tag).bigEndian, toByteOffset: 12, as: UInt32.self)
-        }
-        return min(f.wireLength, limit)
     }
 
     // MARK: Consumer side (the writer thread)
