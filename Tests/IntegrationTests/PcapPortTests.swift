@@ -10,7 +10,6 @@ import Foundation
 import LabKit
 import PacketIO
 import PcapIO
-import Synchronization
 import Testing
 
 @Suite("PcapPort", .serialized)
@@ -25,7 +24,7 @@ struct PcapPortTests {
     func ping() throws {
         let topo = try BridgeLab()
         let ports = try topo.lab.withNetworkNamespace(topo.br) { try topo.brIf.map { try PcapPort(interface: $0) } }
-        let loop = try PcapForwardingLoop(ports: ports, maxDuration: .seconds(40))
+        let loop = try ForwardingLoop(ports: ports, fileDescriptors: ports.map(\.fileDescriptor), maxDuration: .seconds(40))
         defer { loop.stop() }
         let r = try Measure.ping(topo, count: 100)
         #expect(r.loss == 0, "\(r.output)")
@@ -48,7 +47,7 @@ struct PcapPortTests {
         icmpOnly.filter = "icmp or vlan"
         let outbound = try PcapMirror(path: dir + "/port1-out.pcap", configuration: icmpOnly)
         let mirrored: [any BridgeCore.Port] = [MirrorPort(ports[0], ingress: inbound), MirrorPort(ports[1], egress: outbound)]
-        let loop = try PcapForwardingLoop(ports: ports, forwardingPorts: mirrored, maxDuration: .seconds(40))
+        let loop = try ForwardingLoop(ports: mirrored, fileDescriptors: ports.map(\.fileDescriptor), maxDuration: .seconds(40))
         defer { loop.stop() }
 
         let r = try Measure.ping(topo, count: 20)
@@ -99,7 +98,7 @@ extension PcapPortTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let ports = try topo.lab.withNetworkNamespace(topo.br) { try topo.brIf.map { try PcapPort(interface: $0) } }
-        let loop = try PcapForwardingLoop(ports: ports, maxDuration: .seconds(40))
+        let loop = try ForwardingLoop(ports: ports, fileDescriptors: ports.map(\.fileDescriptor), maxDuration: .seconds(40))
         defer { loop.stop() }
         // -Z root: tcpdump would otherwise drop to its own user and fail to write here.
         let file = dir + "/h2.pcap"
@@ -120,46 +119,5 @@ extension PcapPortTests {
         let summary = try replayer.run(try PcapReader(path: file)) { verdicts.append($0) }
         #expect(summary.frames == 10 && summary.stations.count == 2 && summary.droppedTotal == 0, "\(summary.report)")
         #expect(verdicts.suffix(4).allSatisfy { if case .forward = $0.action { true } else { false } }, "\(verdicts)")
-    }
-}
-
-/// A forwarding thread over PcapPorts: poll on their selectable fds, one Forwarder pass per
-/// wake-up, bounded by `maxDuration`.
-final class PcapForwardingLoop: @unchecked Sendable {
-    private let forwarder: Forwarder
-    private let fds: [Int32]
-    private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
-
-    /// `forwardingPorts` (default: the ports themselves) are what the Forwarder drives, e.g. MirrorPorts.
-    init(ports: [PcapPort], forwardingPorts: [any BridgeCore.Port]? = nil, maxDuration: Duration) throws {
-        let config = BridgeConfiguration(ports: ports.map { PortConfiguration(name: $0.name) })
-        let engine = try ForwardingEngine(table: MACTable(), configuration: config)
-        forwarder = Forwarder(engine: engine, ports: forwardingPorts ?? ports)
-        fds = ports.map(\.fileDescriptor)
-        let thread = Thread { [self] in
-            self.run(deadline: ContinuousClock.now + maxDuration)
-            self.finished.signal()
-        }
-        thread.name = "pcap forwarding"
-        thread.start()
-    }
-
-    private func run(deadline: ContinuousClock.Instant) {
-        var pfds = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        let all = PortMask(fds.indices)
-        while !stopping.load(ordering: .relaxed) && ContinuousClock.now < deadline {
-            _ = poll(&pfds, nfds_t(pfds.count), 5)
-            var ts = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &ts)
-            let now = Timestamp(milliseconds: UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000)
-            while forwarder.runOnce(ready: all, now: now) > 0 {}
-        }
-    }
-
-    /// Stops the loop and waits for it. Idempotent.
-    func stop() {
-        guard !stopping.exchange(true, ordering: .relaxed) else { return }
-        finished.wait()
     }
 }

@@ -6,7 +6,8 @@
 // The two bridge-side veth ends are opened as AFPacketPorts from the test process through a
 // setns thread; a Forwarder with a ForwardingEngine moves frames between them on a dedicated
 // thread (poll on both sockets, bounded in time) until stopped. Everything lives in the Lab,
-// whose teardown deletes the namespaces even when a test fails.
+// whose teardown deletes the namespaces even when a test fails. PcapPortTests drives its
+// libpcap ports with the same ForwardingLoop.
 
 import BridgeCore
 import Foundation
@@ -55,26 +56,24 @@ final class BridgeLab {
 
     /// Starts forwarding between `ports`; stop it with `ForwardingLoop.stop()`.
     func startForwarding(_ ports: [AFPacketPort], maxDuration: Duration = .seconds(120)) throws -> ForwardingLoop {
-        let config = BridgeConfiguration(ports: ports.map { PortConfiguration(name: $0.name) })
-        let engine = try ForwardingEngine(table: MACTable(), configuration: config)
-        let forwarder = Forwarder(engine: engine, ports: ports)
-        return ForwardingLoop(forwarder: forwarder, ports: ports, maxDuration: maxDuration)
+        try ForwardingLoop(ports: ports, fileDescriptors: ports.map(\.fileDescriptor), maxDuration: maxDuration)
     }
 }
 
-/// A forwarding thread: poll on every port's socket, one Forwarder pass per wake-up.
+/// A forwarding thread: poll on the ports' descriptors, then Forwarder passes until nothing
+/// is left, bounded by `maxDuration`. Drives AFPacketPorts (BridgeLab) and PcapPorts alike.
 final class ForwardingLoop: @unchecked Sendable {
     let forwarder: Forwarder
-    let ports: [AFPacketPort]
+    private let fds: [Int32]
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
-    /// Passes that received at least one frame (written by the loop, read after `stop`).
-    private(set) var busyPasses = 0
-    private(set) var framesForwarded = 0
 
-    init(forwarder: Forwarder, ports: [AFPacketPort], maxDuration: Duration) {
-        self.forwarder = forwarder
-        self.ports = ports
+    /// A Forwarder with a fresh engine over `ports` (one bridge port each, by name), woken by
+    /// `fileDescriptors` (the descriptors of what `ports` wrap, in the same order).
+    init(ports: [any BridgeCore.Port], fileDescriptors: [Int32], maxDuration: Duration) throws {
+        let config = BridgeConfiguration(ports: ports.map { PortConfiguration(name: $0.name) })
+        forwarder = Forwarder(engine: try ForwardingEngine(table: MACTable(), configuration: config), ports: ports)
+        fds = fileDescriptors
         let thread = Thread { [self] in
             self.run(deadline: ContinuousClock.now + maxDuration)
             self.finished.signal()
@@ -84,21 +83,16 @@ final class ForwardingLoop: @unchecked Sendable {
     }
 
     private func run(deadline: ContinuousClock.Instant) {
-        var fds = ports.map { pollfd(fd: $0.fileDescriptor, events: Int16(POLLIN), revents: 0) }
-        let all = PortMask(ports.indices)
+        var pfds = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let all = PortMask(fds.indices)
         while !stopping.load(ordering: .relaxed) && ContinuousClock.now < deadline {
             // A short timeout bounds how late `stop` is seen; every pass asks every port, so a
             // partly read block is never left behind by an edge in poll's readiness.
-            _ = poll(&fds, nfds_t(fds.count), 5)
+            _ = poll(&pfds, nfds_t(pfds.count), 5)
             var ts = timespec()
             clock_gettime(CLOCK_MONOTONIC, &ts)
             let now = Timestamp(milliseconds: UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000)
-            var n = forwarder.runOnce(ready: all, now: now)
-            while n > 0 {
-                busyPasses += 1
-                framesForwarded += n
-                n = forwarder.runOnce(ready: all, now: now)
-            }
+            while forwarder.runOnce(ready: all, now: now) > 0 {}
         }
     }
 
