@@ -58,7 +58,7 @@ let package = Package(
         ),
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"], swiftSettings: strict),
         .testTarget(name: "BridgeServiceTests", dependencies: ["BridgeService", "BridgeCore"], swiftSettings: strict),
-        .testTarget(name: "BenchKitTests", dependencies: ["BenchKit", "BridgeCore"], swiftSettings: strict),
+        .testTarget(name: "BenchKitTests", dependencies: ["BenchKit", "BridgeCore", "PacketIO"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["BridgeCore", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO"],

@@ -13,6 +13,7 @@
 // Not a model of a real bridge's queueing: latency never grows with load.
 
 import BridgeCore
+import PacketIO
 
 /// A bridge that forwards at most `capacity` frames/s.
 public final class SimulatedBridge: Port {

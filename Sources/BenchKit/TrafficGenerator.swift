@@ -23,6 +23,7 @@
 
 import BridgeCore
 import Synchronization
+import PacketIO
 
 /// How fast a generator sends.
 public enum SendRate: Sendable, Equatable, CustomStringConvertible {

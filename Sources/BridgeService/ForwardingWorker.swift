@@ -196,7 +196,7 @@ final class ForwardingWorker: @unchecked Sendable {
                     if n == 0 { break }
                     got += n
                 }
-                if got > 0 && !busyPoll && spin.trafficAfterWakeUp(at: monotonicNanoseconds()) {
+                if got > 0 && !busyPoll && spin.trafficAfterWakeUp(at: MonotonicClock.now()) {
                     spinAfterTraffic()
                 }
             }
@@ -213,11 +213,11 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Checks every ring (no syscall: the ring's status words) until the spin policy says the
     /// traffic has paused long enough, or the mailbox has work.
     private func spinAfterTraffic() {
-        let start = monotonicNanoseconds()
+        let start = MonotonicClock.now()
         var quietSince = start
         let all = forwarder.attached
         while !pending.load(ordering: .relaxed) {
-            let t = monotonicNanoseconds()
+            let t = MonotonicClock.now()
             if forwarder.runOnce(ready: all, now: Timestamp(milliseconds: t / 1_000_000)) > 0 {
                 quietSince = t
                 spin.trafficWhileSpinning(at: t)
@@ -261,16 +261,7 @@ final class ForwardingWorker: @unchecked Sendable {
     }
 }
 
-/// The monotonic clock in nanoseconds (vDSO: no syscall).
-func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-/// The monotonic clock in milliseconds (vDSO: no syscall).
+/// The monotonic clock in milliseconds, as the engine and the table count time.
 func monotonicNow() -> Timestamp {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Timestamp(milliseconds: UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000)
+    Timestamp(milliseconds: MonotonicClock.now() / 1_000_000)
 }

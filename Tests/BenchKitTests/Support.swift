@@ -4,6 +4,7 @@
 
 import BenchKit
 import BridgeCore
+import PacketIO
 
 /// Feeds receivers hand-made sequences.
 struct FrameFeeder {

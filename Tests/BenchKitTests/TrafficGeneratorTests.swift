@@ -7,6 +7,7 @@
 import BenchKit
 import BridgeCore
 import Testing
+import PacketIO
 
 @Suite("Traffic generator", .serialized)
 struct TrafficGeneratorTests {

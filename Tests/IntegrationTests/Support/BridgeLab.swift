@@ -89,9 +89,7 @@ final class ForwardingLoop: @unchecked Sendable {
             // A short timeout bounds how late `stop` is seen; every pass asks every port, so a
             // partly read block is never left behind by an edge in poll's readiness.
             _ = poll(&pfds, nfds_t(pfds.count), 5)
-            var ts = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &ts)
-            let now = Timestamp(milliseconds: UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000)
+            let now = Timestamp(milliseconds: MonotonicClock.now() / 1_000_000)
             while forwarder.runOnce(ready: all, now: now) > 0 {}
         }
     }

@@ -1,6 +1,7 @@
-// MonotonicClock: CLOCK_MONOTONIC in nanoseconds, the one clock of a benchmark. Send
-// timestamps, receive times, pacing and trial durations all use it, so one-way latency between
-// a generator and a receiver on the same machine is a plain subtraction (no NTP, no skew).
+// MonotonicClock: CLOCK_MONOTONIC in nanoseconds, the one clock of the bridge and of its
+// benchmarks. The forwarding threads' ageing times and spin decisions use it; so do a
+// benchmark's send timestamps, receive times, pacing and trial durations, so one-way latency
+// between a generator and a receiver on the same machine is a plain subtraction (no NTP, no skew).
 
 #if canImport(Glibc)
 import Glibc
