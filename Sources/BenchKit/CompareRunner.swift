@@ -139,13 +139,13 @@ public final class CompareRunner {
 
                 var offered64 = 0.0
                 if o.trials.contains(.frames) {
-                do {
-                    offered64 = try frameTrials(lab: lab, bridge: bridge, round: round, record: { kind, values, note, load in
-                        record(kind, values, note: note, load: load)
-                    })
-                } catch {
-                    skipped.append("\(label), round \(round): frame trials failed: \(error)")
-                }
+                    do {
+                        offered64 = try frameTrials(lab: lab, bridge: bridge, round: round, record: { kind, values, note, load in
+                            record(kind, values, note: note, load: load)
+                        })
+                    } catch {
+                        skipped.append("\(label), round \(round): frame trials failed: \(error)")
+                    }
                 }
                 if o.hosts >= 3 && o.trials.contains(.rfc2889) {
                     do {

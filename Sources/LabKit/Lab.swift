@@ -10,6 +10,7 @@
 // posix_spawn (ChildProcess) with a timeout; only processes the Lab started are ever signalled.
 
 import Foundation
+import Synchronization
 
 /// A failure to build or drive a lab topology.
 public enum LabError: Error, Equatable, CustomStringConvertible {
@@ -85,13 +86,14 @@ public final class Lab: @unchecked Sendable {
     // MARK: - Cleanup on signals
 
     private struct WeakLab { weak var lab: Lab? }
-    private static let registry = LockedBox<[WeakLab]>([])
-    private static let signalSources = LockedBox<[any DispatchSourceSignal]>([])
+    private static let registry = Mutex<[WeakLab]>([])
+    /// The installed sources, kept alive; touched only on `signalQueue`.
+    nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
 
-    private static let interrupted = LockedBox(false)
+    private static let interrupted = Atomic<Bool>(false)
     /// Teardowns running in this process (a lab's deinit may be tearing it down while a
     /// signal's handler no longer sees it): the handler waits for them before exiting.
-    private static let teardownsInProgress = LockedBox(0)
+    private static let teardownsInProgress = Atomic<Int>(0)
     /// Signal handlers run here one at a time; the first one exits the process.
     private static let signalQueue = DispatchQueue(label: "LabKit.signals")
 
@@ -99,7 +101,7 @@ public final class Lab: @unchecked Sendable {
     /// finished early because its lab vanished under it), waits for that teardown to exit the
     /// process, so the exit status says "interrupted" and nothing is left half deleted.
     public static func waitForSignalTeardown() {
-        guard interrupted.withLock({ $0 }) else { return }
+        guard interrupted.load(ordering: .acquiring) else { return }
         while true { pause() }
     }
 
@@ -111,18 +113,18 @@ public final class Lab: @unchecked Sendable {
             signal(number, SIG_IGN)  // delivered to the dispatch source instead
             let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
             source.setEventHandler {
-                interrupted.withLock { $0 = true }
+                interrupted.store(true, ordering: .releasing)
                 let labs = registry.withLock { $0.compactMap(\.lab) }
                 for lab in labs { lab.teardown() }
                 var waits = 0
-                while teardownsInProgress.withLock({ $0 }) > 0 && waits < 3000 {  // 30 s at most
+                while teardownsInProgress.load(ordering: .acquiring) > 0 && waits < 3000 {  // 30 s at most
                     usleep(10_000)
                     waits += 1
                 }
                 exit(128 + number)
             }
             source.resume()
-            signalSources.withLock { $0.append(source) }
+            signalQueue.sync { signalSources.append(source) }
         }
     }
 
@@ -139,12 +141,7 @@ public final class Lab: @unchecked Sendable {
         let name = "\(prefix)-\(role)"
         try mustRun(["ip", "netns", "add", name])
         // Torn down meanwhile (a signal's teardown on another thread): the new one goes too.
-        let late = lock.withLock { () -> Bool in
-            if tornDown { return true }
-            namespaces.append(name)
-            return false
-        }
-        if late {
+        guard adopt({ namespaces.append(name) }) else {
             _ = try? Lab.execute(["ip", "netns", "delete", name], timeout: .seconds(10))
             throw LabError.commandFailed(command: "ip netns add \(name)", status: -1, output: "the lab was torn down")
         }
@@ -223,12 +220,7 @@ public final class Lab: @unchecked Sendable {
     public func spawn(_ arguments: [String], in ns: String) throws -> ChildProcess {
         try requireOwned(ns)
         let p = try ChildProcess(["ip", "netns", "exec", ns] + arguments)
-        let late = lock.withLock { () -> Bool in
-            if tornDown { return true }
-            background.append(p)
-            return false
-        }
-        if late {
+        guard adopt({ background.append(p) }) else {
             // Torn down meanwhile: this child must not outlive the lab.
             p.signal(SIGKILL)
             p.wait(timeout: .seconds(2))
@@ -244,8 +236,8 @@ public final class Lab: @unchecked Sendable {
         // to finish, so whoever returns last returns with everything gone.
         teardownLock.lock()
         defer { teardownLock.unlock() }
-        Lab.teardownsInProgress.withLock { $0 += 1 }
-        defer { Lab.teardownsInProgress.withLock { $0 -= 1 } }
+        Lab.teardownsInProgress.add(1, ordering: .acquiringAndReleasing)
+        defer { Lab.teardownsInProgress.subtract(1, ordering: .acquiringAndReleasing) }
         let (procs, spaces): ([ChildProcess], [String]) = lock.withLock {
             defer { background = []; namespaces = []; tornDown = true }
             return (background, namespaces)
@@ -259,6 +251,16 @@ public final class Lab: @unchecked Sendable {
         }
         for ns in spaces.reversed() {
             _ = try? Lab.execute(["ip", "netns", "delete", ns], timeout: .seconds(10))
+        }
+    }
+
+    /// Records something just created (`add`, under the lock) unless the lab is already torn
+    /// down; false then, and the caller removes it again.
+    private func adopt(_ add: () -> Void) -> Bool {
+        lock.withLock {
+            guard !tornDown else { return false }
+            add()
+            return true
         }
     }
 
@@ -323,16 +325,4 @@ public final class Lab: @unchecked Sendable {
 /// Collects a pipe's bytes on a dispatch thread; read only after the group finished.
 private final class DataBox: @unchecked Sendable {
     var data = Data()
-}
-
-/// A value behind a lock (NSLock: LabKit runs on Foundation's platforms).
-final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
 }

@@ -123,8 +123,8 @@ struct Run: ParsableCommand {
         }
         o.ring.frameCount = ringFrames
         o.ring.frameSize = ringFrameSize
-        if ringFrameSize >= RingGeometry.wholeFrameSlot && ringFrameSize > o.ring.blockSize {
-            // Whole-frame slots: blocks big enough for a few of them.
+        if ringFrameSize > o.ring.blockSize {
+            // Slots larger than a block: blocks big enough for a few of them.
             o.ring.blockSize = ((ringFrameSize * 4 + 4095) / 4096) * 4096
         }
         do { _ = try RingGeometry(o.ring) } catch { throw ValidationError("--ring-frames/--ring-frame-size: \(error)") }
