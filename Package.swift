@@ -30,12 +30,17 @@ let package = Package(
     targets: [
         .target(name: "BridgeCore", swiftSettings: hotPath),
         .target(name: "CLinuxPacket"),
+        // One syscall wrapper and one error type (errno captured at once, EINTR retried).
+        .target(name: "SystemCalls", swiftSettings: strict),
+        // The control protocol, its client, server and text formatting: what `swbridge fdb show`
+        // needs, without the data plane or libpcap.
+        .target(name: "BridgeControl", dependencies: ["BridgeCore", "SystemCalls"], swiftSettings: strict),
         // libpcap's headers (Debian libpcap-dev); PcapIO holds every pcap call.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .target(name: "PcapIO", dependencies: ["BridgeCore", "CPcap"], swiftSettings: strict),
         .target(
             name: "PacketIO",
-            dependencies: ["BridgeCore", "CLinuxPacket", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BridgeCore", "CLinuxPacket", "SystemCalls"],
             swiftSettings: hotPath
         ),
         // Lab topologies (namespaces, veth) for integration tests and `swbridge bench`.
@@ -44,24 +49,27 @@ let package = Package(
         // The running bridge: ports, forwarding threads, the control socket.
         .target(
             name: "BridgeService",
-            dependencies: ["BridgeCore", "PacketIO", "PcapIO", "CLinuxPacket", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "BridgeCore", "BridgeControl", "PacketIO", "PcapIO", "CLinuxPacket", "SystemCalls",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: hotPath
         ),
         .executableTarget(
             name: "swbridge",
             dependencies: [
-                "BridgeCore", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO",
+                "BridgeCore", "BridgeControl", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"], swiftSettings: strict),
-        .testTarget(name: "BridgeServiceTests", dependencies: ["BridgeService", "BridgeCore"], swiftSettings: strict),
+        .testTarget(name: "BridgeServiceTests", dependencies: ["BridgeService", "BridgeControl", "BridgeCore"], swiftSettings: strict),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit", "BridgeCore", "PacketIO"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["BridgeCore", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO"],
+            dependencies: ["BridgeCore", "BridgeControl", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO"],
             swiftSettings: strict
         ),
         .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "BridgeCore", "LabKit"], swiftSettings: strict),

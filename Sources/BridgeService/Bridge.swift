@@ -5,6 +5,7 @@
 // until `requestStop()` (a signal handler may call it), then shuts down cleanly: workers
 // stopped, sockets closed (promiscuity ends with them), socket file removed.
 
+import BridgeControl
 import BridgeCore
 import Foundation
 import Logging

@@ -3,6 +3,7 @@
 // --count frames, --duration seconds or Ctrl-C. The bridge writes the file; capturing never
 // stalls forwarding (a slow disk drops captured frames, counted).
 import ArgumentParser
+import BridgeControl
 import BridgeService
 import Foundation
 import Synchronization

@@ -5,6 +5,7 @@
 
 import ArgumentParser
 import BridgeCore
+import BridgeControl
 import BridgeService
 
 /// Options every control command takes: which bridge, where its socket is, how long to wait.

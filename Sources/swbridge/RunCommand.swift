@@ -2,6 +2,7 @@
 // cleanly on SIGINT/SIGTERM and print the final statistics.
 import ArgumentParser
 import BridgeCore
+import BridgeControl
 import BridgeService
 import Logging
 import PacketIO

@@ -2,6 +2,7 @@
 // fake handler, spoken to by ControlClient and by raw sockets that misbehave (silent, oversized,
 // not UTF-8, not JSON). Then the iproute2-style text of fdb/link/stats, line by line.
 
+@testable import BridgeControl
 @testable import BridgeCore
 import Foundation
 import Synchronization
