@@ -65,12 +65,18 @@ public final class ControlServer: Sendable {
     private let wakeFD: Int32
     private let socketIdentity: (dev: UInt64, ino: UInt64)
     private let stopped = Mutex(false)
+    private let signals = ControlLoop.Signals()
 
     /// Creates `<runDirectory>/<bridge>.sock` and starts serving it with `handler`.
     /// Throws `ControlError.alreadyRunning` if a live server owns the name.
+    ///
+    /// With `serving: false` the socket listens (so the name is taken and a second bridge of
+    /// the same name is refused at once) but nothing is answered until `startServing()`:
+    /// clients wait in the backlog. A bridge opens its control socket before it starts its
+    /// workers and serves it once they run, so an answer means the bridge forwards.
     public init(
         bridge name: String, runDirectory: String = ControlServer.defaultRunDirectory, limits: Limits = Limits(),
-        handler: @escaping Handler
+        serving: Bool = true, handler: @escaping Handler
     ) throws(ControlError) {
         try ControlSocket.validate(bridge: name)
         let path = ControlSocket.path(bridge: name, runDirectory: runDirectory)
@@ -110,8 +116,9 @@ public final class ControlServer: Sendable {
             throw .system(operation: "socketpair for", path: path, errno: e)
         }
 
+        signals.open.store(serving, ordering: .releasing)
         let loop = ControlLoop(
-            bridge: name, listenFD: listenFD, wakeFD: pair[1], limits: limits, handler: handler)
+            bridge: name, listenFD: listenFD, wakeFD: pair[1], limits: limits, signals: signals, handler: handler)
         var tid = pthread_t()
         let context = Unmanaged.passRetained(loop).toOpaque()
         let rc = pthread_create(&tid, nil, { context in
@@ -136,6 +143,13 @@ public final class ControlServer: Sendable {
 
     deinit { stop() }
 
+    /// Starts answering requests (see `init`'s `serving`). Idempotent.
+    public func startServing() {
+        guard !signals.open.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        var byte: UInt8 = 2
+        _ = send(wakeFD, &byte, 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+    }
+
     /// Stops serving: wakes and joins the server thread (which closes the listening socket and
     /// any open connections) and removes the socket file. Idempotent. Called from the handler,
     /// it returns at once and the thread ends after the handler returns.
@@ -145,6 +159,7 @@ public final class ControlServer: Sendable {
             return !s
         }
         guard first else { return }
+        signals.stop.store(true, ordering: .releasing)
         var byte: UInt8 = 1
         _ = send(wakeFD, &byte, 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
         if pthread_equal(pthread_self(), thread) != 0 {
@@ -199,6 +214,12 @@ public final class ControlServer: Sendable {
 /// The server thread's state; touched by that thread only (hence unchecked Sendable: it is
 /// handed over once, at thread creation).
 final class ControlLoop: @unchecked Sendable {
+    /// What the server tells its thread, besides the wake-up byte that makes it look.
+    final class Signals: Sendable {
+        let open = Atomic<Bool>(false)
+        let stop = Atomic<Bool>(false)
+    }
+
     private struct Connection {
         var fd: Int32
         var input: [UInt8] = []
@@ -213,13 +234,18 @@ final class ControlLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private let limits: ControlServer.Limits
     private let handler: ControlServer.Handler
+    private let signals: Signals
     private var connections: [Connection] = []
     /// Set when accept ran out of descriptors or memory: the listening socket stays readable,
     /// so polling it again at once would spin.
     private var acceptPausedUntil: ContinuousClock.Instant?
     private var buffer: [UInt8]
 
-    init(bridge: String, listenFD: Int32, wakeFD: Int32, limits: ControlServer.Limits, handler: @escaping ControlServer.Handler) {
+    init(
+        bridge: String, listenFD: Int32, wakeFD: Int32, limits: ControlServer.Limits, signals: Signals,
+        handler: @escaping ControlServer.Handler
+    ) {
+        self.signals = signals
         self.bridge = bridge
         self.listenFD = listenFD
         self.wakeFD = wakeFD
@@ -243,6 +269,7 @@ final class ControlLoop: @unchecked Sendable {
             // At capacity, new clients wait in the backlog rather than costing memory here.
             if let until = acceptPausedUntil, now >= until { acceptPausedUntil = nil }
             let accepting = connections.count < limits.maxConnections && acceptPausedUntil == nil
+                && signals.open.load(ordering: .acquiring)
             fds.append(pollfd(fd: accepting ? listenFD : -1, events: Int16(POLLIN), revents: 0))
             var timeout: Int32 = acceptPausedUntil.map { ControlSocket.pollTimeout(until: $0, now: now) } ?? -1
             for c in connections {
@@ -257,7 +284,13 @@ final class ControlLoop: @unchecked Sendable {
                 usleep(10_000)
                 continue
             }
-            if fds[0].revents != 0 { return }  // stop() wrote, or hung up
+            if fds[0].revents != 0 {
+                // stop() wrote or hung up; or startServing() wrote: drain and look again.
+                if signals.stop.load(ordering: .acquiring) || fds[0].revents & Int16(POLLHUP | POLLERR) != 0 { return }
+                var drain = [UInt8](repeating: 0, count: 16)
+                _ = recv(wakeFD, &drain, drain.count, Int32(MSG_DONTWAIT))
+                continue
+            }
 
             // Connections first (their indices match fds[2...]), then new ones.
             var closed: [Int] = []

@@ -1,9 +1,12 @@
-// Bridge: the running bridge process. It opens the ports, starts the forwarding workers and
-// the control socket, and supervises: ages the FDB in bounded slices, notices ports whose
-// interface vanished (flushes their learned entries, marks them down, keeps forwarding among
-// the others) and re-attaches an interface of that name when it comes back. `run()` blocks
-// until `requestStop()` (a signal handler may call it), then shuts down cleanly: workers
-// stopped, sockets closed (promiscuity ends with them), socket file removed.
+// Bridge: the supervisor of a running bridge process. It opens the ports, gives up every
+// capability but CAP_NET_RAW before any thread starts, starts the forwarding workers, and
+// answers on the control socket once they run. Then it supervises: ages the FDB in bounded
+// slices, notices ports whose interface vanished (flushes their learned entries, marks them
+// down, keeps forwarding among the others) and re-attaches an interface of that name when it
+// comes back. `run()` blocks until `requestStop()` (a signal handler may call it), then shuts
+// down cleanly: workers stopped, sockets closed (promiscuity ends with them), socket file
+// removed. What the control socket answers is ControlHandler.swift; captures are
+// CaptureRegistry.swift; `link show` and `stats` are Bridge+Inspection.swift.
 
 import BridgeControl
 import BridgeCore
@@ -12,6 +15,7 @@ import Logging
 import PacketIO
 import PcapIO
 import Synchronization
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
@@ -22,14 +26,14 @@ public enum BridgeError: Error, CustomStringConvertible {
     case noPorts
     case invalid(String)
     case port(String, PacketIOError)
-    case system(String, Int32)
+    case system(IOError)
 
     public var description: String {
         switch self {
         case .noPorts: return "a bridge needs at least one --port"
         case .invalid(let s): return s
         case .port(let name, let e): return "port \(name): \(e)"
-        case .system(let op, let e): return "\(op) failed: \(String(cString: strerror(e)))"
+        case .system(let e): return e.description
         }
     }
 }
@@ -73,42 +77,38 @@ struct PortRuntime {
     var ifindex: Int32 = 0
 }
 
-public final class Bridge: @unchecked Sendable {
+public final class Bridge: ControlledBridge, @unchecked Sendable {
     public let options: BridgeOptions
     public let table: MACTable
     private let logger: Logger
-    private var workers: [ForwardingWorker] = []
+    let workers: [ForwardingWorker]
     private var threads: [Thread] = []
     private var control: ControlServer?
-    private var mirrors: [PcapMirror?] = []
-    /// Captures started by `swbridge capture` (control thread; shutdown after the server stops).
-    private struct Capture {
-        let id: Int
-        let index: Int
-        let file: String
-        let mirror: PcapMirror
-    }
-    private let captures = Mutex<[Int: Capture]>([:])
-    private let nextCapture = Atomic<Int>(1)
-    private let mirrorGeneration = Atomic<Int>(0)
-    private let runtime: Mutex<[PortRuntime]>
+    /// `--mirror` files per port (nil: none); fixed for the bridge's life.
+    let mirrors: [PcapMirror?]
+    let captures: CaptureRegistry
+    let runtime: Mutex<[PortRuntime]>
     private let stopRequested = Atomic<Bool>(false)
-    private let started = monotonicNow()
+    let started = monotonicNow()
 
-    /// Opens every port (failing clearly on an unknown interface) and the control socket.
+    /// Opens every port (failing clearly on an unknown interface), drops privileges, prepares
+    /// the workers and takes the control socket's name (served once `run()` has the workers going).
     public init(options: BridgeOptions, logger: Logger) throws {
         guard !options.bridge.ports.isEmpty else { throw BridgeError.noPorts }
         guard options.threads >= 1 && options.threads <= 16 else { throw BridgeError.invalid("--threads must be 1...16") }
         try options.bridge.validate()
+        for name in options.mirrors.keys where !options.bridge.ports.contains(where: { $0.name == name }) {
+            throw BridgeError.invalid("--mirror \(name): no such port on this bridge")
+        }
+        guard options.threads == 1 || !options.backends.values.contains(.pcap) else {
+            throw BridgeError.invalid("backend=pcap ports work with one forwarding thread (libpcap has no fanout)")
+        }
         self.options = options
         self.logger = logger
         table = MACTable(configuration: options.table)
         runtime = Mutex(Array(repeating: PortRuntime(attached: true), count: options.bridge.ports.count))
 
         // Ports first: an unknown interface must fail before anything is started.
-        guard options.threads == 1 || !options.backends.values.contains(.pcap) else {
-            throw BridgeError.invalid("backend=pcap ports work with one forwarding thread (libpcap has no fanout)")
-        }
         var perWorker: [[(any BridgePort)?]] = []
         for _ in 0..<options.threads {
             var ports: [(any BridgePort)?] = []
@@ -117,42 +117,46 @@ public final class Bridge: @unchecked Sendable {
             }
             perWorker.append(ports)
         }
-        for name in options.mirrors.keys where !options.bridge.ports.contains(where: { $0.name == name }) {
-            throw BridgeError.invalid("--mirror \(name): no such port on this bridge")
+        runtime.withLock { rt in
+            for i in rt.indices { rt[i].ifindex = perWorker[0][i]?.boundInterfaceIndex ?? 0 }
         }
+        if options.dropPrivileges {
+            // Before any thread starts (mirror writers, workers, the control server): capabilities
+            // are per thread, inherited when a thread is created.
+            do { try Privileges.drop() } catch { throw BridgeError.system(error) }
+            logger.info("capabilities dropped: only CAP_NET_RAW kept (CapEff \(String(Privileges.effective() ?? 0, radix: 16)))")
+        }
+        var mirrors: [PcapMirror?] = []
         for p in options.bridge.ports {
             guard let file = options.mirrors[p.name] else {
                 mirrors.append(nil)
                 continue
             }
             do {
-                mirrors.append(try PcapMirror(path: file))
+                mirrors.append(try PcapMirror(path: file))  // starts its writer thread
             } catch {
+                for m in mirrors { m?.close() }
                 throw BridgeError.invalid("--mirror \(p.name)=\(file): \(error)")
             }
         }
-        runtime.withLock { rt in
-            for i in rt.indices { rt[i].ifindex = perWorker[0][i]?.boundInterfaceIndex ?? 0 }
-        }
+        self.mirrors = mirrors
+        var workers: [ForwardingWorker] = []
         for (w, ports) in perWorker.enumerated() {
             workers.append(try ForwardingWorker(id: w, table: table, configuration: options.bridge, ports: ports,
                                                 busyPoll: options.busyPoll, spinMicroseconds: options.spinMicroseconds,
                                                 mirrors: mirrors, logger: logger))
         }
-        if options.dropPrivileges {
-            // Before any thread starts: threads inherit the reduced set.
-            try Privileges.drop()
-            logger.info("capabilities dropped: only CAP_NET_RAW kept (CapEff \(String(Privileges.effective() ?? 0, radix: 16)))")
-        }
-        control = try ControlServer(bridge: options.name, runDirectory: options.runDirectory) { [weak self] request in
+        self.workers = workers
+        captures = CaptureRegistry(switcher: WorkerMirrorSwitch(workers: workers))
+        // Listening now (a second bridge of this name is refused before anything runs), answering
+        // only once the workers run.
+        control = try ControlServer(bridge: options.name, runDirectory: options.runDirectory, serving: false) {
+            [weak self] request in
             guard let self else { return .failure("bridge is shutting down") }
-            return self.handle(request)
+            return ControlHandler(bridge: self).handle(request, now: monotonicNow())
         }
     }
 
-    /// Each port's sockets (one per worker) join one fanout group when there are several
-    /// workers. A group id is unique in the network namespace and bound to one interface, so
-    /// each port gets its own: derived from the process id, so two bridges never collide.
     /// Opens `name` with its backend; errors name the port.
     static func openPort(_ name: String, index: Int, _ options: BridgeOptions) throws -> any BridgePort {
         switch options.backends[name] ?? .afPacket {
@@ -173,6 +177,9 @@ public final class Bridge: @unchecked Sendable {
         }
     }
 
+    /// Each port's sockets (one per worker) join one fanout group when there are several
+    /// workers. A group id is unique in the network namespace and bound to one interface, so
+    /// each port gets its own: derived from the process id, so two bridges never collide.
     static func ringConfiguration(_ options: BridgeOptions, port: Int) -> AFPacketPort.Configuration {
         var c = options.ring
         if options.threads > 1 { c.fanoutGroup = UInt16(truncatingIfNeeded: Int(getpid()) &* 64 &+ port) }
@@ -184,7 +191,8 @@ public final class Bridge: @unchecked Sendable {
         stopRequested.store(true, ordering: .relaxed)
     }
 
-    /// Starts the workers and supervises until `requestStop()`; then shuts down.
+    /// Starts the workers, serves the control socket once they run, and supervises until
+    /// `requestStop()`; then shuts down.
     public func run(stopWhen external: () -> Bool = { false }) {
         for w in workers {
             let t = Thread { w.run() }
@@ -193,6 +201,11 @@ public final class Bridge: @unchecked Sendable {
             threads.append(t)
             t.start()
         }
+        // Ready means forwarding: answer control requests only once every worker is in its loop.
+        while workers.contains(where: { !$0.isRunning }) && !stopRequested.load(ordering: .relaxed) {
+            sched_yield()
+        }
+        control?.startServing()
         logger.info("bridge \(options.name) forwarding between \(options.bridge.ports.map(\.name).joined(separator: ", ")) (\(options.ring.ringVersion), \(options.threads) thread(s))")
         var lastReattach = monotonicNow()
         var lastMoves = (time: monotonicNow(), count: table.statistics.moved)
@@ -228,9 +241,7 @@ public final class Bridge: @unchecked Sendable {
         let deadline = monotonicNow().milliseconds + 2_000
         while workers.contains(where: { !$0.isDone }) && monotonicNow().milliseconds < deadline { usleep(1_000) }
         collectFaults()
-        for c in captures.withLock({ c in defer { c.removeAll() }; return Array(c.values) }) {
-            c.mirror.close()  // the workers have stopped: nobody offers any more
-        }
+        captures.closeAllAfterWorkersStopped()
         for (i, m) in mirrors.enumerated() {
             guard let m else { continue }
             m.close()  // after the workers: nobody offers any more
@@ -240,11 +251,11 @@ public final class Bridge: @unchecked Sendable {
     }
 
     /// Final statistics, for printing after `run()` returns.
-    public func statisticsReport() -> StatsReport { makeStats() }
+    public func statisticsReport() -> StatsReport { statistics() }
 
-    /// Releases sockets (also done by deinit).
+    /// Releases sockets (also done by the workers' deinit).
     public func close() {
-        workers.removeAll()  // their deinit closes the sockets
+        for w in workers { w.closePorts() }
     }
 
     // MARK: - Port faults
@@ -312,187 +323,36 @@ public final class Bridge: @unchecked Sendable {
         for w in workers { w.send(.apply(config)) }
     }
 
-    // MARK: - Control requests
+    // MARK: - What the control handler reads
 
-    private func portIndex(_ dev: String) -> Int? { options.bridge.ports.firstIndex { $0.name == dev } }
+    /// The port list and filtering (fixed while the bridge runs).
+    var configuration: BridgeConfiguration { options.bridge }
+    var name: String { options.name }
 
-    private func handle(_ request: ControlRequest) -> ControlResponse {
-        switch request {
-        case .fdbShow:
-            let now = monotonicNow()
-            let rows = table.entries(now: now).map { e in
-                FDBRow(e, dev: e.port < options.bridge.ports.count ? options.bridge.ports[e.port].name : "port\(e.port)",
-                       vlanFiltering: options.bridge.vlanFiltering)
-            }
-            return .success(.fdb(rows))
-        case .fdbAdd(let text, let dev, let vlan):
-            return fdbChange(text, dev: dev, vlan: vlan) { mac, port, vid in
-                guard let port else { return 0 }
-                try table.addStatic(mac, vlan: vid, port: port)
-                return 1
-            }
-        case .fdbDel(let text, let dev, let vlan):
-            return fdbChange(text, dev: dev, vlan: vlan) { mac, port, vid in
-                if let port, let holder = table.lookup(mac, vlan: vid), holder != port {
-                    return 0  // bridge(8): the entry must be on the named device
-                }
-                return table.remove(mac, vlan: vid) ? 1 : 0
-            }
-        case .fdbFlush(let dev):
-            if let dev {
-                guard let i = portIndex(dev) else { return .failure("no port named '\(dev)' on bridge \(options.name)") }
-                return .success(.changed(entries: table.flush(port: i)))
-            }
-            return .success(.changed(entries: table.flush()))
-        case .linkShow:
-            return .success(.links(makeLinks()))
-        case .stats:
-            return .success(.stats(makeStats()))
-        case .captureStart(let spec):
-            return startCapture(spec)
-        case .captureStatus(let id):
-            guard let c = captures.withLock({ $0[id] }) else { return .failure("no capture \(id) on bridge \(options.name)") }
-            return .success(.capture(status(c, complete: c.mirror.isComplete)))
-        case .captureStop(let id):
-            guard let c = captures.withLock({ $0.removeValue(forKey: id) }) else {
-                return .failure("no capture \(id) on bridge \(options.name)")
-            }
-            detachMirror(index: c.index)
-            c.mirror.close()
-            return .success(.capture(status(c, complete: true)))
-        }
+    func hasStaticMirror(port index: Int) -> Bool { mirrors.indices.contains(index) && mirrors[index] != nil }
+}
+
+/// Switches capture mirrors in every worker and waits (bounded) for each to acknowledge, so
+/// the previous mirror can be closed safely.
+final class WorkerMirrorSwitch: MirrorSwitch {
+    private let workers: [ForwardingWorker]
+    private let generation = Atomic<Int>(0)
+
+    init(workers: [ForwardingWorker]) {
+        self.workers = workers
     }
 
-    // MARK: - Captures
-
-    private func status(_ c: Capture, complete: Bool) -> CaptureStatus {
-        let s = c.mirror.statistics
-        return CaptureStatus(
-            id: c.id, port: options.bridge.ports[c.index].name, file: c.file, offered: s.offered,
-            filteredOut: s.filteredOut, written: s.written, dropped: s.droppedFull &+ s.droppedWriteError, complete: complete)
-    }
-
-    private func startCapture(_ spec: CaptureSpec) -> ControlResponse {
-        guard let index = portIndex(spec.port) else { return .failure("no port named '\(spec.port)' on bridge \(options.name)") }
-        guard ["in", "out", "both"].contains(spec.direction) else { return .failure("direction must be in, out or both") }
-        guard mirrors[index] == nil else { return .failure("port \(spec.port) is already mirrored by --mirror") }
-        guard !captures.withLock({ $0.values.contains { $0.index == index } }) else {
-            return .failure("port \(spec.port) is already being captured")
-        }
-        var config = PcapMirror.Configuration()
-        config.filter = spec.filter
-        config.frameLimit = spec.count
-        if let maxBytes = spec.maxBytes {
-            guard maxBytes >= 4096, let keep = spec.keep ?? Optional(2), keep >= 1 else {
-                return .failure("--max-size must be at least 4 KiB and --rotate at least 1")
-            }
-            config.rotation = Rotation(maxBytes: maxBytes, keep: keep)
-        }
-        let mirror: PcapMirror
-        do {
-            mirror = try PcapMirror(path: spec.file, configuration: config)
-        } catch {
-            return .failure("\(error)")
-        }
-        let id = nextCapture.add(1, ordering: .relaxed).oldValue
-        let capture = Capture(id: id, index: index, file: spec.file, mirror: mirror)
-        captures.withLock { $0[id] = capture }
-        let generation = mirrorGeneration.add(1, ordering: .relaxed).newValue
-        let ingress = MirrorHandoff(mirror: spec.direction == "out" ? nil : mirror)
-        let egress = MirrorHandoff(mirror: spec.direction == "in" ? nil : mirror)
-        for w in workers { w.send(.setMirror(index: index, ingress: ingress, egress: egress, generation: generation)) }
-        logger.info("capture \(id): \(spec.port) (\(spec.direction)) to \(spec.file)")
-        return .success(.capture(status(capture, complete: false)))
-    }
-
-    /// Takes port `index`'s capture mirror away from every worker and waits (bounded) until
-    /// all have let go, so the mirror can be closed safely.
-    private func detachMirror(index: Int) {
-        let generation = mirrorGeneration.add(1, ordering: .relaxed).newValue
+    func setMirror(index: Int, ingress: PcapMirror?, egress: PcapMirror?) {
+        let g = generation.add(1, ordering: .relaxed).newValue
         for w in workers {
-            w.send(.setMirror(index: index, ingress: MirrorHandoff(mirror: nil), egress: MirrorHandoff(mirror: nil), generation: generation))
+            w.send(.setMirror(index: index, ingress: MirrorHandoff(mirror: ingress), egress: MirrorHandoff(mirror: egress), generation: g))
         }
         let deadline = monotonicNow().milliseconds + 2_000
-        while workers.contains(where: { !$0.isDone && $0.appliedGeneration.load(ordering: .acquiring) < generation }),
+        while workers.contains(where: { !$0.isDone && $0.appliedGeneration.load(ordering: .acquiring) < g }),
             monotonicNow().milliseconds < deadline
         {
             usleep(1_000)
         }
-    }
-
-    /// Parses an fdb add/del request and applies `body` per VLAN: the named VLAN, or (as
-    /// bridge(8) does without `vlan`) every VLAN of the port with filtering on, VLAN 0 without.
-    private func fdbChange(
-        _ text: String, dev: String?, vlan: UInt16?, _ body: (MACAddress, Int?, UInt16) throws -> Int
-    ) -> ControlResponse {
-        let mac: MACAddress
-        do { mac = try MACAddress(parsing: text) } catch { return .failure(error.description) }
-        var port: Int? = nil
-        if let dev {
-            guard let i = portIndex(dev) else { return .failure("no port named '\(dev)' on bridge \(options.name)") }
-            port = i
-        }
-        var vlans: [UInt16]
-        if let vlan {
-            guard vlan >= 1 && vlan <= 4094 || (vlan == 0 && !options.bridge.vlanFiltering) else {
-                return .failure("VLAN \(vlan) is out of range (1-4094)")
-            }
-            vlans = [vlan]
-        } else if options.bridge.vlanFiltering, let port {
-            vlans = options.bridge.ports[port].vlans.members
-        } else {
-            vlans = [0]
-        }
-        if !options.bridge.vlanFiltering && vlans != [0] {
-            return .failure("VLAN filtering is off on \(options.name): entries have no VLAN")
-        }
-        var changed = 0
-        do {
-            for v in vlans { changed += try body(mac, port, v) }
-        } catch let e as FDBError {
-            return .failure(e.description)
-        } catch {
-            return .failure("\(error)")
-        }
-        return .success(.changed(entries: changed))
-    }
-
-    private func makeLinks() -> [LinkRow] {
-        let rt = runtime.withLock { $0 }
-        let interfaces = (try? Interface.all()) ?? []
-        return options.bridge.ports.enumerated().map { i, p in
-            // The sockets are bound to an ifindex and follow a renamed interface: describe the
-            // interface behind that index, under whatever name it has now.
-            let current = rt[i].attached ? (interfaces.first { $0.index == rt[i].ifindex }?.name ?? p.name) : p.name
-            let state = try? Interface.state(of: current)
-            var config = p
-            if !rt[i].attached { config.state = .disabled }
-            if current != p.name { config.name = "\(p.name) (now \(current))" }
-            return LinkRow(
-                index: (try? Interface.index(of: current)).map(Int.init) ?? 0, port: config, attached: rt[i].attached,
-                operUp: state?.operationalUp ?? false, mtu: try? Interface.mtu(of: current),
-                mac: try? Interface.macAddress(of: current), learnedEntries: table.learnedEntries(port: i),
-                backend: (options.backends[p.name] ?? .afPacket) == .pcap ? "pcap" : "af_packet \(options.ring.ringVersion)")
-        }
-    }
-
-    private func makeStats() -> StatsReport {
-        let rt = runtime.withLock { $0 }
-        var rows: [PortStatsRow] = []
-        for (i, p) in options.bridge.ports.enumerated() {
-            var c = PortCounters()
-            var ring = rt[i].retired
-            for w in workers {
-                c += w.counters.snapshot(port: i)
-                if let s = w.published.withLock({ $0[i] }) { ring = ring + s }
-            }
-            rows.append(PortStatsRow(name: p.name, counters: c, ringPackets: ring.kernelPackets, ringDrops: ring.kernelDrops))
-        }
-        let now = monotonicNow()
-        return StatsReport(
-            bridge: options.name, uptimeSeconds: Double(now.milliseconds - started.milliseconds) / 1000,
-            vlanFiltering: options.bridge.vlanFiltering, ports: rows,
-            fdb: FDBStatsSection(table.statistics, maxLearned: options.table.maxLearned))
     }
 }
 

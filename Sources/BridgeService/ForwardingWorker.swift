@@ -11,6 +11,7 @@ import Logging
 import PacketIO
 import PcapIO
 import Synchronization
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
@@ -63,6 +64,7 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Ports this worker gave up on; the supervisor collects them.
     let faults = Mutex<[PortFault]>([])
     private let done = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
 
     /// The MirrorPort wrapping each attached port (mirrors are switched on and off in place).
     private var mirrorPorts: [MirrorPort?] = []
@@ -89,7 +91,7 @@ final class ForwardingWorker: @unchecked Sendable {
         self.busyPoll = busyPoll
         self.logger = logger
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw BridgeError.system("pipe", errno) }
+        do { try systemCall("pipe") { pipe(&fds) } } catch { throw BridgeError.system(error) }
         wakeRead = fds[0]
         wakeWrite = fds[1]
         _ = fcntl(wakeRead, F_SETFL, O_NONBLOCK)
@@ -112,6 +114,17 @@ final class ForwardingWorker: @unchecked Sendable {
     }
 
     var isDone: Bool { done.load(ordering: .acquiring) }
+    /// The thread is in its loop (or past it): what "the bridge forwards" waits for.
+    var isRunning: Bool { running.load(ordering: .acquiring) }
+
+    /// Closes the ports' sockets; only when the thread is not running (never started, or stopped).
+    func closePorts() {
+        precondition(!isRunning || isDone, "closePorts while the worker runs")
+        for i in ports.indices {
+            ports[i]?.close()
+            ports[i] = nil
+        }
+    }
 
     /// The thread body. Returns after `.stop`.
     func run() {
@@ -129,6 +142,7 @@ final class ForwardingWorker: @unchecked Sendable {
             }
         }
         rebuild()
+        running.store(true, ordering: .releasing)
         var lastPublish: UInt64 = 0
         var stopping = false
         while !stopping {

@@ -6,6 +6,7 @@
 // CAP_DAC_OVERRIDE. no_new_privs keeps anything exec'd from regaining more.
 
 import CLinuxPacket
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
@@ -17,11 +18,11 @@ public enum Privileges {
     public static let netAdmin: UInt32 = 12
 
     /// Keeps only `keep` (capability numbers) for the calling thread and threads it creates.
-    public static func drop(keeping keep: [UInt32] = [netRaw]) throws(BridgeError) {
+    public static func drop(keeping keep: [UInt32] = [netRaw]) throws(IOError) {
         var mask: UInt32 = 0
         for c in keep { mask |= 1 << c }
-        guard clp_set_no_new_privs() == 0 else { throw .system("prctl(PR_SET_NO_NEW_PRIVS)", errno) }
-        guard clp_capset_low(mask) == 0 else { throw .system("capset", errno) }
+        try systemCall("prctl(PR_SET_NO_NEW_PRIVS)") { clp_set_no_new_privs() }
+        try systemCall("capset") { clp_capset_low(mask) }
     }
 
     /// The calling thread's effective capability set (from /proc/thread-self/status).
