@@ -5,6 +5,7 @@
 
 #if canImport(Glibc)
 import Glibc
+import SystemCalls
 #endif
 
 /// Sends requests to a running bridge.
@@ -36,7 +37,7 @@ public enum ControlClient {
             case EAGAIN:
                 guard ContinuousClock.now < deadline else { throw ControlError.timedOut(bridge: name, timeout: timeout) }
                 usleep(5_000)
-            default: throw ControlError.system(operation: "connect to", path: path, errno: e)
+            default: throw ControlError.system(IOError(call: "connect", subject: path, errno: e))
             }
         }
 
@@ -59,7 +60,7 @@ public enum ControlClient {
             // The server may refuse and close before reading all (an oversized request): its
             // answer, if any, is still waiting to be read.
             case EPIPE, ECONNRESET: written = line.count
-            case let e: throw ControlError.system(operation: "write to", path: path, errno: e)
+            case let e: throw ControlError.system(IOError(call: "send", subject: path, errno: e))
             }
         }
 
@@ -84,7 +85,7 @@ public enum ControlClient {
                     throw ControlError.timedOut(bridge: name, timeout: timeout)
                 }
             case ECONNRESET: break reading
-            case let e: throw ControlError.system(operation: "read from", path: path, errno: e)
+            case let e: throw ControlError.system(IOError(call: "read", subject: path, errno: e))
             }
         }
         if let newline = response.firstIndex(of: UInt8(ascii: "\n")) { response.removeSubrange(newline...) }

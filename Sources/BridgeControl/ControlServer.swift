@@ -17,6 +17,7 @@
 //   unless another server has since replaced it.
 
 import Synchronization
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
@@ -92,19 +93,19 @@ public final class ControlServer: Sendable {
             // Another server bound between our probe and our bind.
             case EADDRINUSE: throw .alreadyRunning(bridge: name, socket: path)
             case EACCES, EPERM: throw .permissionDenied(path: path)
-            case let e: throw .system(operation: "bind", path: path, errno: e)
+            case let e: throw .system(IOError(call: "bind", subject: path, errno: e))
             }
         }
         // The directory is 0700 already; 0600 on the socket keeps it root only if it is not.
         guard chmod(path, 0o600) == 0, let id = ControlSocket.identity(path) else {
             let e = errno
             unlink(path)
-            throw .system(operation: "chmod", path: path, errno: e)
+            throw .system(IOError(call: "chmod", subject: path, errno: e))
         }
         guard listen(listenFD, 64) == 0 else {
             let e = errno
             unlink(path)
-            throw .system(operation: "listen", path: path, errno: e)
+            throw .system(IOError(call: "listen", subject: path, errno: e))
         }
 
         // A socket pair wakes the poll loop on stop (pipe2 is not imported; this is as good).
@@ -113,7 +114,7 @@ public final class ControlServer: Sendable {
         guard socketpair(AF_UNIX, type, 0, &pair) == 0 else {
             let e = errno
             unlink(path)
-            throw .system(operation: "socketpair for", path: path, errno: e)
+            throw .system(IOError(call: "socketpair", subject: path, errno: e))
         }
 
         signals.open.store(serving, ordering: .releasing)
@@ -131,7 +132,7 @@ public final class ControlServer: Sendable {
             close(pair[0])
             close(pair[1])
             unlink(path)
-            throw .system(operation: "pthread_create for", path: path, errno: rc)
+            throw .system(IOError(call: "pthread_create", subject: path, errno: rc))
         }
         ok = true  // the loop owns listenFD and pair[1] from here
         bridgeName = name
@@ -178,7 +179,7 @@ public final class ControlServer: Sendable {
     private static func makeDirectory(_ dir: String) throws(ControlError) {
         var st = stat()
         if stat(dir, &st) == 0 {
-            guard st.st_mode & S_IFMT == S_IFDIR else { throw .system(operation: "mkdir", path: dir, errno: ENOTDIR) }
+            guard st.st_mode & S_IFMT == S_IFDIR else { throw .system(IOError(call: "mkdir", subject: dir, errno: ENOTDIR)) }
             return
         }
         var prefix = dir.hasPrefix("/") ? "" : "."
@@ -188,7 +189,7 @@ public final class ControlServer: Sendable {
                 let e = errno
                 if e == EEXIST { continue }
                 if e == EACCES || e == EPERM { throw .permissionDenied(path: prefix) }
-                throw .system(operation: "mkdir", path: prefix, errno: e)
+                throw .system(IOError(call: "mkdir", subject: prefix, errno: e))
             }
             _ = chmod(prefix, 0o700)  // exactly 0700, whatever the umask
         }
@@ -203,10 +204,10 @@ public final class ControlServer: Sendable {
         switch ControlSocket.connect(probe, addr) {
         case 0, EAGAIN, EINPROGRESS: throw .alreadyRunning(bridge: bridge, socket: path)
         case ECONNREFUSED:
-            if unlink(path) != 0 && errno != ENOENT { throw .system(operation: "unlink stale", path: path, errno: errno) }
+            if unlink(path) != 0 && errno != ENOENT { throw .system(IOError(call: "unlink (stale socket)", subject: path, errno: errno)) }
         case ENOENT: return  // went away meanwhile
         case EACCES, EPERM: throw .permissionDenied(path: path)
-        case let e: throw .system(operation: "connect", path: path, errno: e)
+        case let e: throw .system(IOError(call: "connect", subject: path, errno: e))
         }
     }
 }

@@ -9,6 +9,7 @@
 
 #if canImport(Glibc)
 import Glibc
+import SystemCalls
 #endif
 
 /// Errors of the control socket, worded for the user of `swbridge`.
@@ -34,7 +35,7 @@ public enum ControlError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The answer exceeded the client's bound.
     case responseTooLarge(bridge: String, limit: Int)
     /// Any other failed system call.
-    case system(operation: String, path: String, errno: Int32)
+    case system(IOError)
 
     public var description: String {
         switch self {
@@ -52,7 +53,7 @@ public enum ControlError: Error, Equatable, Sendable, CustomStringConvertible {
         case .connectionClosed(let b): return "bridge '\(b)' closed the connection without answering"
         case .malformedResponse(let b, let why): return "malformed response from bridge '\(b)': \(why)"
         case .responseTooLarge(let b, let limit): return "response from bridge '\(b)' exceeds \(limit) bytes"
-        case .system(let op, let p, let e): return "\(op) \(p): \(String(cString: strerror(e)))"
+        case .system(let e): return e.description
         }
     }
 }
@@ -104,7 +105,7 @@ enum ControlSocket {
     static func makeSocket(path: String) throws(ControlError) -> Int32 {
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
         let fd = socket(AF_UNIX, type, 0)
-        guard fd >= 0 else { throw .system(operation: "socket for", path: path, errno: errno) }
+        guard fd >= 0 else { throw .system(IOError(call: "socket", subject: path, errno: errno)) }
         return fd
     }
 

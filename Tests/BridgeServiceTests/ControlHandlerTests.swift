@@ -1,0 +1,132 @@
+// The control handler without sockets or root: a fake bridge (a real MACTable, a port list,
+// a mirror switch that records what the workers would be told) and the rules of each command.
+
+import BridgeControl
+import BridgeCore
+import Foundation
+import PcapIO
+import Synchronization
+import Testing
+
+@testable import BridgeService
+
+final class RecordingMirrorSwitch: MirrorSwitch {
+    let calls = Mutex<[(index: Int, ingress: Bool, egress: Bool)]>([])
+    func setMirror(index: Int, ingress: PcapMirror?, egress: PcapMirror?) {
+        calls.withLock { $0.append((index, ingress != nil, egress != nil)) }
+    }
+}
+
+final class FakeControlledBridge: ControlledBridge {
+    let name = "fake0"
+    let table = MACTable(configuration: .init(maxLearned: 64, maxStatic: 16))
+    let configuration: BridgeConfiguration
+    let switcher = RecordingMirrorSwitch()
+    let captures: CaptureRegistry
+    let mirrored: Set<Int>
+
+    init(vlanFiltering: Bool = false, mirrored: Set<Int> = []) {
+        var ports = [PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]
+        ports[1].vlans = VLANSet([1, 10, 20])
+        configuration = BridgeConfiguration(ports: ports, vlanFiltering: vlanFiltering)
+        captures = CaptureRegistry(switcher: switcher)
+        self.mirrored = mirrored
+    }
+
+    func hasStaticMirror(port index: Int) -> Bool { mirrored.contains(index) }
+    func linkRows() -> [LinkRow] { [] }
+    func statistics() -> StatsReport {
+        StatsReport(bridge: name, uptimeSeconds: 1, vlanFiltering: configuration.vlanFiltering, ports: [],
+                    fdb: FDBStatsSection(table.statistics, maxLearned: 64))
+    }
+}
+
+@Suite("control handler (no sockets)")
+struct ControlHandlerTests {
+    let now = Timestamp(milliseconds: 1_000)
+
+    func changed(_ r: ControlResponse) -> Int? {
+        if case .changed(let n)? = r.result { return n }
+        return nil
+    }
+
+    @Test("fdb add puts a static entry on the named port; fdb show lists it under the port's name")
+    func fdbAddShow() throws {
+        let b = FakeControlledBridge()
+        let h = ControlHandler(bridge: b)
+        let r = h.handle(.fdbAdd(mac: "02:00:00:00:00:01", dev: "p2", vlan: nil), now: now)
+        #expect(r.ok && changed(r) == 1, "\(r)")
+        #expect(b.table.lookup(try MACAddress(parsing: "02:00:00:00:00:01")) == 1)
+        guard case .fdb(let rows)? = h.handle(.fdbShow, now: now).result else { Issue.record("no fdb rows"); return }
+        #expect(rows.count == 1 && rows[0].dev == "p2" && rows[0].isStatic)
+    }
+
+    @Test("refusals change nothing: unknown port, malformed MAC, VLAN without filtering, VLAN out of range")
+    func refusals() {
+        let b = FakeControlledBridge()
+        let h = ControlHandler(bridge: b)
+        let unknown = h.handle(.fdbAdd(mac: "02:00:00:00:00:01", dev: "nope", vlan: nil), now: now)
+        #expect(!unknown.ok && unknown.error?.contains("no port named 'nope'") == true)
+        let bad = h.handle(.fdbAdd(mac: "02:00:00:00:00", dev: "p1", vlan: nil), now: now)
+        #expect(!bad.ok)
+        let vlan = h.handle(.fdbAdd(mac: "02:00:00:00:00:01", dev: "p1", vlan: 10), now: now)
+        #expect(!vlan.ok && vlan.error?.contains("VLAN filtering is off") == true, "\(vlan)")
+        let filtering = ControlHandler(bridge: FakeControlledBridge(vlanFiltering: true))
+        let range = filtering.handle(.fdbAdd(mac: "02:00:00:00:00:01", dev: "p1", vlan: 4095), now: now)
+        #expect(!range.ok && range.error?.contains("out of range") == true)
+        #expect(b.table.statistics.staticEntries == 0)
+        #expect(!h.handle(.fdbFlush(dev: "nope"), now: now).ok)
+        #expect(!h.handle(.captureStatus(id: 1), now: now).ok)
+    }
+
+    @Test("with VLAN filtering, fdb add without vlan adds one entry per VLAN of the port (bridge(8))")
+    func fdbAddEveryVLAN() throws {
+        let b = FakeControlledBridge(vlanFiltering: true)
+        let h = ControlHandler(bridge: b)
+        let r = h.handle(.fdbAdd(mac: "02:00:00:00:00:01", dev: "p2", vlan: nil), now: now)
+        #expect(changed(r) == 3, "\(r)")
+        let mac = try MACAddress(parsing: "02:00:00:00:00:01")
+        #expect([1, 10, 20].allSatisfy { b.table.lookup(mac, vlan: $0) == 1 })
+        // del with another port named: bridge(8) requires the entry to be on that device.
+        #expect(changed(h.handle(.fdbDel(mac: "02:00:00:00:00:01", dev: "p1", vlan: 10), now: now)) == 0)
+        #expect(changed(h.handle(.fdbDel(mac: "02:00:00:00:00:01", dev: "p2", vlan: 10), now: now)) == 1)
+        #expect(b.table.lookup(mac, vlan: 10) == nil && b.table.lookup(mac, vlan: 20) == 1)
+    }
+
+    @Test("fdb flush of one port removes only its learned entries")
+    func flush() throws {
+        let b = FakeControlledBridge()
+        let h = ControlHandler(bridge: b)
+        _ = b.table.learn(try MACAddress(parsing: "02:00:00:00:00:0a"), port: 0, now: now)
+        _ = b.table.learn(try MACAddress(parsing: "02:00:00:00:00:0b"), port: 1, now: now)
+        #expect(changed(h.handle(.fdbFlush(dev: "p1"), now: now)) == 1)
+        #expect(b.table.lookup(try MACAddress(parsing: "02:00:00:00:00:0b")) == 1)
+    }
+
+    @Test("captures: one per port, refused on a --mirror port, switched on and off in the workers")
+    func captures() throws {
+        let b = FakeControlledBridge(mirrored: [1])
+        let h = ControlHandler(bridge: b)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swbh-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let onMirrored = h.handle(.captureStart(CaptureSpec(port: "p2", file: "\(dir)/x.pcap")), now: now)
+        #expect(!onMirrored.ok && onMirrored.error?.contains("--mirror") == true)
+        let badDirection = h.handle(.captureStart(CaptureSpec(port: "p1", file: "\(dir)/a.pcap", direction: "sideways")), now: now)
+        #expect(!badDirection.ok)
+        let started = h.handle(.captureStart(CaptureSpec(port: "p1", file: "\(dir)/a.pcap", direction: "in")), now: now)
+        guard case .capture(let status)? = started.result else { Issue.record("\(started)"); return }
+        #expect(status.port == "p1" && !status.complete)
+        let second = h.handle(.captureStart(CaptureSpec(port: "p1", file: "\(dir)/b.pcap")), now: now)
+        #expect(!second.ok && second.error?.contains("already being captured") == true)
+        #expect(h.handle(.captureStatus(id: status.id), now: now).ok)
+        let stopped = h.handle(.captureStop(id: status.id), now: now)
+        guard case .capture(let final)? = stopped.result else { Issue.record("\(stopped)"); return }
+        #expect(final.complete)
+        let calls = b.switcher.calls.withLock { $0 }
+        #expect(calls.count == 2)
+        #expect(calls.first.map { $0.index == 0 && $0.ingress && !$0.egress } == true, "direction in: ingress only")
+        #expect(calls.last.map { $0.index == 0 && !$0.ingress && !$0.egress } == true, "stop switches it off")
+        #expect(!h.handle(.captureStop(id: status.id), now: now).ok, "a stopped capture is gone")
+    }
+}
