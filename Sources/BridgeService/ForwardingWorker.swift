@@ -1,7 +1,7 @@
 // ForwardingWorker: one forwarding thread. It owns its engine, its Forwarder and its ports'
 // sockets (with --threads N each thread has its own socket per interface, in one PACKET_FANOUT
-// group), waits on them with poll (spinning only while traffic is continuous, SpinPolicy.swift,
-// or always with --busy-poll) and runs batches. Nothing
+// group), waits on them (PollReadiness) and forwards with the ReceiveLoop (spinning only while
+// traffic is continuous, SpinPolicy.swift, or always with --busy-poll). Nothing
 // else touches what it owns: other threads talk to it through a mailbox and a wake-up pipe,
 // and read what it publishes (counters are single-writer atomics; socket statistics are
 // copied out under a lock every 250 ms, since reading them is a syscall that resets them).
@@ -51,8 +51,8 @@ final class ForwardingWorker: @unchecked Sendable {
     private let forwarder: Forwarder
     private var ports: [(any BridgePort)?]
     private let busyPoll: Bool
-    /// When to keep reading the rings after traffic instead of sleeping (SpinPolicy.swift).
-    private var spin: SpinPolicy
+    /// How long to keep reading the rings after traffic instead of sleeping (SpinPolicy.swift).
+    private let spinMicroseconds: Int
     private let logger: Logger
 
     private let mailbox = Mutex<[WorkerCommand]>([])
@@ -75,7 +75,7 @@ final class ForwardingWorker: @unchecked Sendable {
 
     init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any BridgePort)?], busyPoll: Bool,
          spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], logger: Logger) throws {
-        spin = SpinPolicy(spinMicroseconds: spinMicroseconds)
+        self.spinMicroseconds = spinMicroseconds
         self.id = id
         counters = CounterBlock()
         engine = try ForwardingEngine(table: table, configuration: configuration, counters: counters)
@@ -128,18 +128,13 @@ final class ForwardingWorker: @unchecked Sendable {
 
     /// The thread body. Returns after `.stop`.
     func run() {
-        var pfds = [pollfd]()
-        var fdPort = [Int]()
+        var source = PollReadiness(wakeFD: wakeRead)
+        var loop = ReceiveLoop(forwarder: forwarder, busyPoll: busyPoll, spinMicroseconds: spinMicroseconds)
         func rebuild() {
-            pfds.removeAll(keepingCapacity: true)
-            fdPort.removeAll(keepingCapacity: true)
-            pfds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
-            fdPort.append(-1)
-            for (i, p) in ports.enumerated() {
-                guard let p, p.isOpen else { continue }
-                pfds.append(pollfd(fd: p.fileDescriptor, events: Int16(POLLIN), revents: 0))
-                fdPort.append(i)
-            }
+            source.watch(ports.indices.compactMap { i in
+                guard let p = ports[i], p.isOpen else { return nil }
+                return (i, p.fileDescriptor)
+            })
         }
         rebuild()
         running.store(true, ordering: .releasing)
@@ -148,72 +143,17 @@ final class ForwardingWorker: @unchecked Sendable {
         while !stopping {
             if pending.load(ordering: .acquiring) {
                 pending.store(false, ordering: .relaxed)
-                let commands = mailbox.withLock { box -> [WorkerCommand] in
-                    defer { box.removeAll() }
-                    return box
-                }
-                for c in commands {
-                    switch c {
-                    case .stop: stopping = true
-                    case .apply(let config):
-                        do { try engine.apply(config) } catch { logger.error("worker \(id): \(error)") }
-                    case .attach(let index, let handoff):
-                        ports[index]?.close()
-                        ports[index] = handoff.port
-                        let wrapped = MirrorPort(handoff.port, ingress: currentMirrors[index].0, egress: currentMirrors[index].1)
-                        mirrorPorts[index] = wrapped
-                        forwarder.setPort(index, wrapped)
-                    case .setMirror(let index, let ingress, let egress, let generation):
-                        currentMirrors[index] = (ingress.mirror, egress.mirror)
-                        mirrorPorts[index]?.ingress = ingress.mirror
-                        mirrorPorts[index]?.egress = egress.mirror
-                        appliedGeneration.store(max(appliedGeneration.load(ordering: .relaxed), generation), ordering: .releasing)
-                    }
-                }
+                stopping = applyMailbox()
                 rebuild()
                 if stopping { break }
             }
-            let rc = pfds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), busyPoll ? 0 : 100) }
-            if rc < 0 && errno != EINTR {
-                logger.error("worker \(id): poll failed: errno \(errno)")
-                usleep(10_000)
-                continue
+            let woke = source.wait(timeoutMilliseconds: loop.waitTimeoutMilliseconds)
+            if !woke.failed.isEmpty {
+                var changed = false
+                for i in woke.failed where handleSocketError(port: i) { changed = true }
+                if changed { rebuild() }
             }
-            var ready: UInt64 = 0
-            var changed = false
-            if busyPoll {
-                for i in fdPort where i >= 0 { ready |= 1 << UInt64(i) }
-            }
-            for k in pfds.indices where pfds[k].revents != 0 {
-                let ev = Int32(pfds[k].revents)
-                let i = fdPort[k]
-                if i < 0 {
-                    var buf = [UInt8](repeating: 0, count: 64)
-                    while read(wakeRead, &buf, buf.count) > 0 {}
-                    continue
-                }
-                if ev & Int32(POLLIN) != 0 { ready |= 1 << UInt64(i) }
-                if ev & (Int32(POLLERR) | Int32(POLLHUP) | Int32(POLLNVAL)) != 0 {
-                    if handleSocketError(port: i) { changed = true }
-                }
-            }
-            if changed {
-                rebuild()
-                ready &= forwarder.attached.rawValue
-            }
-            if ready != 0 {
-                let now = monotonicNow()
-                // Drain what is there, bounded so the mailbox and other ports get their turn.
-                var got = 0
-                for _ in 0..<64 {
-                    let n = forwarder.runOnce(ready: PortMask(rawValue: ready), now: now)
-                    if n == 0 { break }
-                    got += n
-                }
-                if got > 0 && !busyPoll && spin.trafficAfterWakeUp(at: MonotonicClock.now()) {
-                    spinAfterTraffic()
-                }
-            }
+            loop.serve(ready: woke.ready) { pending.load(ordering: .relaxed) }
             let t = monotonicNow().milliseconds
             if t &- lastPublish >= 250 {
                 publishStatistics()
@@ -224,22 +164,32 @@ final class ForwardingWorker: @unchecked Sendable {
         done.store(true, ordering: .releasing)
     }
 
-    /// Checks every ring (no syscall: the ring's status words) until the spin policy says the
-    /// traffic has paused long enough, or the mailbox has work.
-    private func spinAfterTraffic() {
-        let start = MonotonicClock.now()
-        var quietSince = start
-        let all = forwarder.attached
-        while !pending.load(ordering: .relaxed) {
-            let t = MonotonicClock.now()
-            if forwarder.runOnce(ready: all, now: Timestamp(milliseconds: t / 1_000_000)) > 0 {
-                quietSince = t
-                spin.trafficWhileSpinning(at: t)
-            } else if spin.spinIsOver(start: start, quietSince: quietSince, now: t) {
-                return
-            }
-            if t &- start >= SpinPolicy.sliceNanoseconds { return }
+    /// Runs the queued commands; true when one was `.stop`.
+    private func applyMailbox() -> Bool {
+        let commands = mailbox.withLock { box -> [WorkerCommand] in
+            defer { box.removeAll() }
+            return box
         }
+        var stop = false
+        for c in commands {
+            switch c {
+            case .stop: stop = true
+            case .apply(let config):
+                do { try engine.apply(config) } catch { logger.error("worker \(id): \(error)") }
+            case .attach(let index, let handoff):
+                ports[index]?.close()
+                ports[index] = handoff.port
+                let wrapped = MirrorPort(handoff.port, ingress: currentMirrors[index].0, egress: currentMirrors[index].1)
+                mirrorPorts[index] = wrapped
+                forwarder.setPort(index, wrapped)
+            case .setMirror(let index, let ingress, let egress, let generation):
+                currentMirrors[index] = (ingress.mirror, egress.mirror)
+                mirrorPorts[index]?.ingress = ingress.mirror
+                mirrorPorts[index]?.egress = egress.mirror
+                appliedGeneration.store(max(appliedGeneration.load(ordering: .relaxed), generation), ordering: .releasing)
+            }
+        }
+        return stop
     }
 
     /// A socket reported an error: tell a vanished interface (detach) from a link that went
