@@ -1,0 +1,325 @@
+// ConfigFile: a bridge described in YAML, for a bridge that should come back the same after a
+// restart (`swbridge run --config FILE`) and change in place when the file changes
+// (`swbridge reload`, SIGHUP). Keys are the command line's option names with underscores
+// (`--max-learned` is `max_learned`); a port takes the words of `swbridge link set` and
+// `bridge vlan`. The file is read with Yams (libyaml) into a node tree and checked here key by
+// key, so every error names the line and the key: a file with one error is refused whole.
+//
+//     name: br0
+//     ageing: 300
+//     vlan_filtering: true
+//     ports:
+//       - name: veth1
+//         pvid: 10
+//         untagged: "10"
+//       - name: trunk0
+//         vlans: "10,20"
+//         hairpin: false
+//     static_fdb:
+//       - {mac: "02:00:00:00:00:01", dev: veth1, vlan: 10}
+//
+// VLANs of a port: `vlans` lists its member VLANs; its `pvid` and `untagged` VLANs are members
+// too. A port that names none of the three is in VLAN 1, PVID 1, untagged (Linux's
+// default_pvid); a port that names any of them gets exactly what it names (like `bridge vlan`,
+// `pvid: 10` alone leaves VLAN 10 tagged on egress).
+
+import BridgeCore
+import Foundation
+import Yams
+
+/// A refusal of a configuration file: where and why.
+public struct ConfigFileError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// 1-based line (0: the file as a whole).
+    public var line: Int
+    /// The key path, `ports[1].pvid`.
+    public var key: String
+    public var message: String
+
+    public var description: String {
+        let at = line > 0 ? "line \(line)" : "file"
+        return key.isEmpty ? "\(at): \(message)" : "\(at), \(key): \(message)"
+    }
+}
+
+/// A port as the file describes it.
+public struct ConfiguredPort: Equatable, Sendable {
+    public var port: PortConfiguration
+    /// nil: the bridge's default backend.
+    public var backend: PortBackend?
+
+    public init(port: PortConfiguration, backend: PortBackend? = nil) {
+        self.port = port
+        self.backend = backend
+    }
+}
+
+/// A static FDB entry as the file describes it.
+public struct ConfiguredStaticEntry: Hashable, Sendable, CustomStringConvertible {
+    public var mac: MACAddress
+    public var dev: String
+    /// nil: as `fdb add` without `vlan` (every VLAN of the port with filtering on, else none).
+    public var vlan: UInt16?
+
+    public init(mac: MACAddress, dev: String, vlan: UInt16? = nil) {
+        self.mac = mac
+        self.dev = dev
+        self.vlan = vlan
+    }
+
+    public var description: String { "\(mac) dev \(dev)" + (vlan.map { " vlan \($0)" } ?? "") }
+}
+
+/// Everything a configuration file says; what it does not say keeps the command line's value.
+public struct BridgeFile: Equatable, Sendable {
+    public var name: String?
+    public var ageingSeconds: Int?
+    public var maxLearned: Int?
+    public var maxStatic: Int?
+    public var vlanFiltering: Bool?
+    public var vlanProtocol: UInt16?
+    public var groupForwardMask: UInt16?
+    public var threads: Int?
+    public var backend: PortBackend?
+    public var ports: [ConfiguredPort] = []
+    public var staticFDB: [ConfiguredStaticEntry] = []
+
+    public init() {}
+
+    /// The options of a bridge started from this file over `base` (the command line's).
+    public func applied(to base: BridgeOptions) -> BridgeOptions {
+        var o = base
+        if let name { o.name = name }
+        if let ageingSeconds { o.table.ageingTime = .seconds(ageingSeconds) }
+        if let maxLearned { o.table.maxLearned = maxLearned }
+        if let maxStatic { o.table.maxStatic = maxStatic }
+        if let vlanFiltering { o.bridge.vlanFiltering = vlanFiltering }
+        if let vlanProtocol { o.bridge.vlanProtocol = vlanProtocol }
+        if let groupForwardMask { o.bridge.groupForwardMask = groupForwardMask }
+        if let threads { o.threads = threads }
+        let defaultBackend = backend ?? .afPacket
+        for p in ports {
+            o.bridge.ports.append(p.port)
+            o.backends[p.port.name] = p.backend ?? defaultBackend
+        }
+        return o
+    }
+}
+
+public enum ConfigFile {
+    /// Reads and checks a configuration file.
+    public static func load(path: String) throws(ConfigFileError) -> BridgeFile {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigFileError(line: 0, key: "", message: "cannot read \(path): \(error.localizedDescription)")
+        }
+        return try parse(text)
+    }
+
+    /// Parses and checks a configuration. Throws the first error with its line and key.
+    public static func parse(_ text: String) throws(ConfigFileError) -> BridgeFile {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw syntaxError(e)
+        } catch {
+            throw ConfigFileError(line: 0, key: "", message: "\(error)")
+        }
+        guard let root else { throw ConfigFileError(line: 0, key: "", message: "the file is empty") }
+        var r = Reader()
+        return try r.bridge(root)
+    }
+
+    private static func syntaxError(_ e: YamlError) -> ConfigFileError {
+        switch e {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return ConfigFileError(line: mark.line, key: "", message: "YAML syntax: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, _):
+            return ConfigFileError(line: 0, key: duplicates.joined(separator: ", "), message: "key given twice")
+        default:
+            return ConfigFileError(line: 0, key: "", message: "YAML: \(e)")
+        }
+    }
+}
+
+/// Walks the node tree; every check knows the node's line and its key path.
+private struct Reader {
+    static let bridgeKeys: Set<String> = [
+        "name", "ageing", "max_learned", "max_static", "vlan_filtering", "vlan_protocol", "group_fwd_mask", "threads",
+        "backend", "ports", "static_fdb",
+    ]
+    static let portKeys = Set([
+        "name", "pvid", "vlans", "untagged", "state", "backend", "bcast_limit", "mcast_limit", "unknown_limit",
+    ] + PortFlags.names.map(\.0))
+    static let staticKeys: Set<String> = ["mac", "dev", "vlan"]
+
+    func fail(_ node: Node?, _ key: String, _ message: String) -> ConfigFileError {
+        ConfigFileError(line: node?.mark?.line ?? 0, key: key, message: message)
+    }
+
+    /// The mapping's pairs, keys checked against `allowed`.
+    func mapping(_ node: Node, _ path: String, allowed: Set<String>) throws(ConfigFileError) -> [(String, Node)] {
+        guard case .mapping(let m) = node else { throw fail(node, path, "expected a mapping of keys to values") }
+        var pairs: [(String, Node)] = []
+        var seen: Set<String> = []
+        for (k, v) in m {
+            guard case .scalar(let s) = k else { throw fail(k, path, "keys must be plain words") }
+            let full = path.isEmpty ? s.string : "\(path).\(s.string)"
+            guard allowed.contains(s.string) else {
+                throw fail(k, full, "unknown key (known: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            guard seen.insert(s.string).inserted else { throw fail(k, full, "key given twice") }
+            pairs.append((s.string, v))
+        }
+        return pairs
+    }
+
+    func string(_ node: Node, _ key: String) throws(ConfigFileError) -> String {
+        guard case .scalar(let s) = node else { throw fail(node, key, "expected a single value") }
+        return s.string
+    }
+
+    func int(_ node: Node, _ key: String, _ range: ClosedRange<Int>) throws(ConfigFileError) -> Int {
+        let s = try string(node, key)
+        guard let v = Int(s), range.contains(v) else {
+            throw fail(node, key, "expected a whole number \(range.lowerBound)...\(range.upperBound), got '\(s)'")
+        }
+        return v
+    }
+
+    func bool(_ node: Node, _ key: String) throws(ConfigFileError) -> Bool {
+        let s = try string(node, key).lowercased()
+        switch s {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw fail(node, key, "expected true or false, got '\(s)'")
+        }
+    }
+
+    func vlans(_ node: Node, _ key: String) throws(ConfigFileError) -> VLANSet {
+        let s = try string(node, key)
+        do { return try VLANSet(parsing: s) } catch { throw fail(node, key, error.description) }
+    }
+
+    func backend(_ node: Node, _ key: String) throws(ConfigFileError) -> PortBackend {
+        let s = try string(node, key)
+        guard let b = PortBackend(rawValue: s) else { throw fail(node, key, "expected af_packet or pcap, got '\(s)'") }
+        return b
+    }
+
+    mutating func bridge(_ root: Node) throws(ConfigFileError) -> BridgeFile {
+        var f = BridgeFile()
+        for (key, v) in try mapping(root, "", allowed: Self.bridgeKeys) {
+            switch key {
+            case "name": f.name = try string(v, key)
+            case "ageing": f.ageingSeconds = try int(v, key, 0...1_000_000)
+            case "max_learned": f.maxLearned = try int(v, key, 1...4_194_304)
+            case "max_static": f.maxStatic = try int(v, key, 0...1_048_576)
+            case "vlan_filtering": f.vlanFiltering = try bool(v, key)
+            case "vlan_protocol":
+                switch try string(v, key).lowercased() {
+                case "802.1q", "0x8100": f.vlanProtocol = EtherType.vlan
+                case "802.1ad", "0x88a8": f.vlanProtocol = EtherType.qinq
+                default: throw fail(v, key, "expected 802.1Q or 802.1ad")
+                }
+            case "group_fwd_mask":
+                let s = try string(v, key).lowercased()
+                guard let m = s.hasPrefix("0x") ? UInt16(s.dropFirst(2), radix: 16) : UInt16(s) else {
+                    throw fail(v, key, "expected a 16-bit number like 0x4000")
+                }
+                f.groupForwardMask = m
+            case "threads": f.threads = try int(v, key, 1...16)
+            case "backend": f.backend = try backend(v, key)
+            case "ports":
+                guard case .sequence(let seq) = v else { throw fail(v, key, "expected a list of ports") }
+                var names: Set<String> = []
+                for (i, p) in seq.enumerated() {
+                    let port = try self.port(p, "ports[\(i)]")
+                    guard names.insert(port.port.name).inserted else {
+                        throw fail(p, "ports[\(i)].name", "port \(port.port.name) is listed twice")
+                    }
+                    f.ports.append(port)
+                }
+            case "static_fdb":
+                guard case .sequence(let seq) = v else { throw fail(v, key, "expected a list of entries") }
+                for (i, e) in seq.enumerated() { f.staticFDB.append(try staticEntry(e, "static_fdb[\(i)]")) }
+            default: break  // mapping() refused unknown keys
+            }
+        }
+        let portNames = Set(f.ports.map(\.port.name))
+        for (i, e) in f.staticFDB.enumerated() where !portNames.contains(e.dev) {
+            throw ConfigFileError(line: 0, key: "static_fdb[\(i)].dev", message: "no port named '\(e.dev)' in ports")
+        }
+        if f.vlanFiltering != true, let i = f.staticFDB.firstIndex(where: { $0.vlan != nil }) {
+            throw ConfigFileError(line: 0, key: "static_fdb[\(i)].vlan", message: "entries have a VLAN only with vlan_filtering: true")
+        }
+        var check = BridgeConfiguration(ports: f.ports.map(\.port))
+        check.vlanFiltering = f.vlanFiltering ?? false
+        do { try check.validate() } catch { throw ConfigFileError(line: 0, key: "ports", message: error.description) }
+        return f
+    }
+
+    func port(_ node: Node, _ path: String) throws(ConfigFileError) -> ConfiguredPort {
+        let pairs = try mapping(node, path, allowed: Self.portKeys)
+        guard let nameNode = pairs.first(where: { $0.0 == "name" })?.1 else { throw fail(node, path, "a port needs a name") }
+        let name = try string(nameNode, "\(path).name")
+        guard !name.isEmpty, name.utf8.count <= 15, !name.contains("/"), !name.contains(" ") else {
+            throw fail(nameNode, "\(path).name", "interface name must be 1-15 characters without '/' or spaces")
+        }
+        var p = ConfiguredPort(port: PortConfiguration(name: name))
+        var pvid: UInt16?? = nil  // nil: not given; .some(nil): "none"
+        var vlans: VLANSet? = nil
+        var untagged: VLANSet? = nil
+        for (key, v) in pairs {
+            let k = "\(path).\(key)"
+            switch key {
+            case "name": break
+            case "pvid":
+                let s = try string(v, k)
+                if s == "none" { pvid = .some(nil) } else {
+                    guard let n = UInt16(s), n >= 1, n <= 4094 else { throw fail(v, k, "expected 1...4094 or none, got '\(s)'") }
+                    pvid = .some(n)
+                }
+            case "vlans": vlans = try self.vlans(v, k)
+            case "untagged": untagged = try self.vlans(v, k)
+            case "state":
+                switch try string(v, k) {
+                case "forwarding": p.port.state = .forwarding
+                case "disabled": p.port.state = .disabled
+                case let s: throw fail(v, k, "expected forwarding or disabled, got '\(s)'")
+                }
+            case "backend": p.backend = try backend(v, k)
+            case "bcast_limit": p.port.stormControl.broadcast = UInt32(try int(v, k, 1...100_000_000))
+            case "mcast_limit": p.port.stormControl.multicast = UInt32(try int(v, k, 1...100_000_000))
+            case "unknown_limit": p.port.stormControl.unknownUnicast = UInt32(try int(v, k, 1...100_000_000))
+            default:
+                guard let flag = PortFlags.names.first(where: { $0.0 == key })?.1 else { throw fail(v, k, "unknown key") }
+                if try bool(v, k) { p.port.flags.insert(flag) } else { p.port.flags.remove(flag) }
+            }
+        }
+        if pvid != nil || vlans != nil || untagged != nil {
+            let pv = pvid ?? nil
+            var members = vlans ?? VLANSet()
+            if let pv { members.insert(pv) }
+            for u in (untagged ?? VLANSet()).members { members.insert(u) }
+            p.port.pvid = pv
+            p.port.vlans = members
+            p.port.untaggedVLANs = untagged ?? VLANSet()
+        }
+        return p
+    }
+
+    func staticEntry(_ node: Node, _ path: String) throws(ConfigFileError) -> ConfiguredStaticEntry {
+        let pairs = try mapping(node, path, allowed: Self.staticKeys)
+        guard let macNode = pairs.first(where: { $0.0 == "mac" })?.1 else { throw fail(node, path, "an entry needs a mac") }
+        guard let devNode = pairs.first(where: { $0.0 == "dev" })?.1 else { throw fail(node, path, "an entry needs a dev") }
+        let macText = try string(macNode, "\(path).mac")
+        let mac: MACAddress
+        do { mac = try MACAddress(parsing: macText) } catch { throw fail(macNode, "\(path).mac", error.description) }
+        var e = ConfiguredStaticEntry(mac: mac, dev: try string(devNode, "\(path).dev"))
+        if let v = pairs.first(where: { $0.0 == "vlan" })?.1 { e.vlan = UInt16(try int(v, "\(path).vlan", 1...4094)) }
+        return e
+    }
+}
