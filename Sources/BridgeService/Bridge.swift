@@ -206,6 +206,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             sched_yield()
         }
         control?.startServing()
+        notifySystemd("READY=1\nSTATUS=forwarding between \(options.bridge.ports.count) ports")
         logger.info("bridge \(options.name) forwarding between \(options.bridge.ports.map(\.name).joined(separator: ", ")) (\(options.ring.ringVersion), \(options.threads) thread(s))")
         var lastReattach = monotonicNow()
         var lastMoves = (time: monotonicNow(), count: table.statistics.moved)
@@ -235,6 +236,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
 
     /// Stops workers, closes sockets, removes the control socket.
     private func shutdown() {
+        notifySystemd("STOPPING=1")
         control?.stop()
         control = nil
         for w in workers { w.send(.stop) }
@@ -256,6 +258,11 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     /// Releases sockets (also done by the workers' deinit).
     public func close() {
         for w in workers { w.closePorts() }
+    }
+
+    /// Tells systemd (a `Type=notify` unit) how the bridge is doing; nothing without $NOTIFY_SOCKET.
+    private func notifySystemd(_ state: String) {
+        do { try SystemdNotify.send(state) } catch { logger.warning("sd_notify: \(error)") }
     }
 
     // MARK: - Port faults
