@@ -153,4 +153,27 @@ public enum ControlFormatting {
         }
         return out
     }
+
+    /// `vlan show`, as bridge(8) prints it: the port, then one VLAN per line with its flags.
+    public static func vlanShow(_ rows: [VLANRow]) -> String {
+        var out = "port              vlan-id\n"
+        for r in rows {
+            var first = true
+            if r.vlans.isEmpty { out += r.dev.padding(18) + "(none)\n" }
+            for v in r.vlans {
+                var words = ["\(v)"]
+                if r.pvid == v { words.append("PVID") }
+                if r.untagged.contains(v) { words.append("Egress Untagged") }
+                out += (first ? r.dev : "").padding(18) + words.joined(separator: " ") + "\n"
+                first = false
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
 }

@@ -138,6 +138,22 @@ public enum ControlRequest: Equatable, Sendable {
     case captureStatus(id: Int)
     /// Ends a capture and closes its file.
     case captureStop(id: Int)
+    /// Attaches interface `dev` as a new port (`bridge link` words in `settings`).
+    case linkAdd(dev: String, settings: PortSettings)
+    /// Detaches port `dev`: its learned and static entries go, its sockets close.
+    case linkDel(dev: String)
+    /// Changes port `dev`'s flags or state.
+    case linkSet(dev: String, settings: PortSettings)
+    /// Adds VLANs to a port (`bridge vlan add`).
+    case vlanAdd(VLANChange)
+    /// Removes VLANs from a port (`bridge vlan del`).
+    case vlanDel(VLANChange)
+    /// The ports' VLANs (`bridge vlan show`), of one port or of all.
+    case vlanShow(dev: String?)
+    /// Changes bridge-wide settings (`ip link set br0 type bridge vlan_filtering 1`).
+    case bridgeSet(BridgeSettings)
+    /// Re-reads the configuration file and applies the difference (`check`: only reports it).
+    case reload(check: Bool)
 
     /// The command's wire name, also used in logs.
     public var command: String {
@@ -151,7 +167,83 @@ public enum ControlRequest: Equatable, Sendable {
         case .captureStart: return "capture-start"
         case .captureStatus: return "capture-status"
         case .captureStop: return "capture-stop"
+        case .linkAdd: return "link-add"
+        case .linkDel: return "link-del"
+        case .linkSet: return "link-set"
+        case .vlanAdd: return "vlan-add"
+        case .vlanDel: return "vlan-del"
+        case .vlanShow: return "vlan-show"
+        case .bridgeSet: return "bridge-set"
+        case .reload: return "reload"
         }
+    }
+}
+
+/// Port settings of `link add` and `link set`, in bridge(8)'s words; nil leaves a setting as it
+/// is (or at Linux's default for a new port).
+public struct PortSettings: Codable, Equatable, Sendable {
+    public var learning: Bool?
+    public var flood: Bool?
+    public var mcastFlood: Bool?
+    public var bcastFlood: Bool?
+    public var hairpin: Bool?
+    public var isolated: Bool?
+    /// `forwarding` or `disabled`.
+    public var state: String?
+    /// `af_packet` or `pcap` (link add only).
+    public var backend: String?
+
+    public init(
+        learning: Bool? = nil, flood: Bool? = nil, mcastFlood: Bool? = nil, bcastFlood: Bool? = nil,
+        hairpin: Bool? = nil, isolated: Bool? = nil, state: String? = nil, backend: String? = nil
+    ) {
+        self.learning = learning
+        self.flood = flood
+        self.mcastFlood = mcastFlood
+        self.bcastFlood = bcastFlood
+        self.hairpin = hairpin
+        self.isolated = isolated
+        self.state = state
+        self.backend = backend
+    }
+
+    /// The flag settings by `PortFlags.names` name.
+    public var flagValues: [(String, Bool)] {
+        [("learning", learning), ("flood", flood), ("mcast_flood", mcastFlood), ("bcast_flood", bcastFlood),
+         ("hairpin", hairpin), ("isolated", isolated)].compactMap { n, v in v.map { (n, $0) } }
+    }
+
+    public var isEmpty: Bool { flagValues.isEmpty && state == nil && backend == nil }
+}
+
+/// `vlan add|del dev IF vid N[-M] [pvid] [untagged]`.
+public struct VLANChange: Codable, Equatable, Sendable {
+    public var dev: String
+    public var first: UInt16
+    public var last: UInt16
+    /// Add: the (single) VLAN becomes the port's PVID.
+    public var pvid: Bool
+    /// Add: the VLANs leave the port untagged.
+    public var untagged: Bool
+
+    public init(dev: String, first: UInt16, last: UInt16? = nil, pvid: Bool = false, untagged: Bool = false) {
+        self.dev = dev
+        self.first = first
+        self.last = last ?? first
+        self.pvid = pvid
+        self.untagged = untagged
+    }
+}
+
+/// Bridge-wide settings that change at runtime; nil leaves one as it is.
+public struct BridgeSettings: Codable, Equatable, Sendable {
+    public var vlanFiltering: Bool?
+    /// FDB ageing time in seconds (0: never).
+    public var ageing: Int?
+
+    public init(vlanFiltering: Bool? = nil, ageing: Int? = nil) {
+        self.vlanFiltering = vlanFiltering
+        self.ageing = ageing
     }
 }
 
@@ -208,7 +300,7 @@ public struct CaptureStatus: Codable, Equatable, Sendable {
 }
 
 extension ControlRequest: Codable {
-    private enum CodingKeys: String, CodingKey { case command, mac, dev, vlan, capture, id }
+    private enum CodingKeys: String, CodingKey { case command, mac, dev, vlan, capture, id, settings, check }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -229,6 +321,16 @@ extension ControlRequest: Codable {
         case "capture-start": self = .captureStart(try c.decode(CaptureSpec.self, forKey: .capture))
         case "capture-status": self = .captureStatus(id: try c.decode(Int.self, forKey: .id))
         case "capture-stop": self = .captureStop(id: try c.decode(Int.self, forKey: .id))
+        case "link-add":
+            self = .linkAdd(dev: try c.decode(String.self, forKey: .dev), settings: try c.decode(PortSettings.self, forKey: .settings))
+        case "link-del": self = .linkDel(dev: try c.decode(String.self, forKey: .dev))
+        case "link-set":
+            self = .linkSet(dev: try c.decode(String.self, forKey: .dev), settings: try c.decode(PortSettings.self, forKey: .settings))
+        case "vlan-add": self = .vlanAdd(try c.decode(VLANChange.self, forKey: .vlan))
+        case "vlan-del": self = .vlanDel(try c.decode(VLANChange.self, forKey: .vlan))
+        case "vlan-show": self = .vlanShow(dev: try c.decodeIfPresent(String.self, forKey: .dev))
+        case "bridge-set": self = .bridgeSet(try c.decode(BridgeSettings.self, forKey: .settings))
+        case "reload": self = .reload(check: try c.decode(Bool.self, forKey: .check))
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown command '\(command)'")
         }
@@ -253,6 +355,19 @@ extension ControlRequest: Codable {
             try c.encode(spec, forKey: .capture)
         case .captureStatus(let id), .captureStop(let id):
             try c.encode(id, forKey: .id)
+        case .linkAdd(let dev, let settings), .linkSet(let dev, let settings):
+            try c.encode(dev, forKey: .dev)
+            try c.encode(settings, forKey: .settings)
+        case .linkDel(let dev):
+            try c.encode(dev, forKey: .dev)
+        case .vlanAdd(let change), .vlanDel(let change):
+            try c.encode(change, forKey: .vlan)
+        case .vlanShow(let dev):
+            try c.encodeIfPresent(dev, forKey: .dev)
+        case .bridgeSet(let settings):
+            try c.encode(settings, forKey: .settings)
+        case .reload(let check):
+            try c.encode(check, forKey: .check)
         }
     }
 }
@@ -300,10 +415,46 @@ public enum ControlResult: Equatable, Sendable {
     case changed(entries: Int)
     /// For the capture requests.
     case capture(CaptureStatus)
+    /// For `vlanShow`.
+    case vlans([VLANRow])
+    /// For `reload`: the difference, one line per change, and whether it was applied.
+    case reload(ReloadReport)
+}
+
+/// One port of `vlan show`.
+public struct VLANRow: Codable, Equatable, Sendable {
+    public var dev: String
+    /// Member VLANs in ascending order.
+    public var vlans: [UInt16]
+    public var pvid: UInt16?
+    /// Members that leave untagged.
+    public var untagged: [UInt16]
+
+    public init(dev: String, vlans: [UInt16], pvid: UInt16?, untagged: [UInt16]) {
+        self.dev = dev
+        self.vlans = vlans
+        self.pvid = pvid
+        self.untagged = untagged
+    }
+}
+
+/// What `reload` found and did.
+public struct ReloadReport: Codable, Equatable, Sendable {
+    /// The file that was read.
+    public var file: String
+    /// One line per change (`+ port veth3: ...`, `- port veth2`, `~ port veth1: pvid 1 -> 10`).
+    public var changes: [String]
+    public var applied: Bool
+
+    public init(file: String, changes: [String], applied: Bool) {
+        self.file = file
+        self.changes = changes
+        self.applied = applied
+    }
 }
 
 extension ControlResult: Codable {
-    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed, capture }
+    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed, capture, vlans, reload }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -314,6 +465,8 @@ extension ControlResult: Codable {
         case "stats": self = .stats(try c.decode(StatsReport.self, forKey: .stats))
         case "changed": self = .changed(entries: try c.decode(Int.self, forKey: .changed))
         case "capture": self = .capture(try c.decode(CaptureStatus.self, forKey: .capture))
+        case "vlans": self = .vlans(try c.decode([VLANRow].self, forKey: .vlans))
+        case "reload": self = .reload(try c.decode(ReloadReport.self, forKey: .reload))
         default:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown result kind '\(kind)'")
         }
@@ -337,6 +490,12 @@ extension ControlResult: Codable {
         case .capture(let status):
             try c.encode("capture", forKey: .kind)
             try c.encode(status, forKey: .capture)
+        case .vlans(let rows):
+            try c.encode("vlans", forKey: .kind)
+            try c.encode(rows, forKey: .vlans)
+        case .reload(let report):
+            try c.encode("reload", forKey: .kind)
+            try c.encode(report, forKey: .reload)
         }
     }
 }

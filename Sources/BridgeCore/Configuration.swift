@@ -112,6 +112,14 @@ public struct PortConfiguration: Hashable, Sendable {
     }
 }
 
+extension PortConfiguration {
+    /// A free slot in a bridge whose ports come and go: no name, disabled (floods skip it,
+    /// unicast to it is dropped), reused by the next port attached.
+    public static let vacant = PortConfiguration(name: "", state: .disabled)
+    /// Whether this is a free slot.
+    public var isVacant: Bool { name.isEmpty }
+}
+
 /// Ingress rate limits (frames per second) on the frames a port may flood: broadcast,
 /// multicast, and unknown unicast. nil: unlimited. Known unicast is never limited. A token
 /// bucket per port and class holds up to 100 ms of the rate (at least one frame), so a short
@@ -151,7 +159,7 @@ public struct BridgeConfiguration: Hashable, Sendable {
         guard groupForwardMask & 0x7 == 0 else { throw .restrictedGroupForwardBits(groupForwardMask) }
         guard vlanProtocol == EtherType.vlan || vlanProtocol == EtherType.qinq else { throw .invalidVLANProtocol(vlanProtocol) }
         var seen = Set<String>()
-        for p in ports {
+        for p in ports where !p.isVacant {
             guard seen.insert(p.name).inserted else { throw .duplicatePort(p.name) }
             if let pvid = p.pvid, pvid == 0 || pvid >= 4095 { throw .invalidPVID(port: p.name, pvid) }
             if p.vlans.contains(0) || p.vlans.contains(4095) { throw .invalidVLANList("\(p.name): VLANs 0 and 4095 are reserved") }

@@ -8,9 +8,9 @@ import PacketIO
 
 extension Bridge {
     func linkRows() -> [LinkRow] {
-        let rt = runtime.withLock { $0 }
+        let (config, rt, backends) = live.withLock { ($0.config, $0.runtime, $0.backends) }
         let interfaces = (try? Interface.all()) ?? []
-        return options.bridge.ports.enumerated().map { i, p in
+        return config.ports.enumerated().filter { !$0.element.isVacant }.map { i, p in
             // The sockets are bound to an ifindex and follow a renamed interface: describe the
             // interface behind that index, under whatever name it has now.
             let current = rt[i].attached ? (interfaces.first { $0.index == rt[i].ifindex }?.name ?? p.name) : p.name
@@ -22,14 +22,14 @@ extension Bridge {
                 index: (try? Interface.index(of: current)).map(Int.init) ?? 0, port: config, attached: rt[i].attached,
                 operUp: state?.operationalUp ?? false, mtu: try? Interface.mtu(of: current),
                 mac: try? Interface.macAddress(of: current), learnedEntries: table.learnedEntries(port: i),
-                backend: (options.backends[p.name] ?? .afPacket) == .pcap ? "pcap" : "af_packet \(options.ring.ringVersion)")
+                backend: (backends[p.name] ?? .afPacket) == .pcap ? "pcap" : "af_packet \(options.ring.ringVersion)")
         }
     }
 
     func statistics() -> StatsReport {
-        let rt = runtime.withLock { $0 }
+        let (config, rt) = live.withLock { ($0.config, $0.runtime) }
         var rows: [PortStatsRow] = []
-        for (i, p) in options.bridge.ports.enumerated() {
+        for (i, p) in config.ports.enumerated() where !p.isVacant {
             var c = PortCounters()
             var ring = rt[i].retired
             for w in workers {
@@ -41,7 +41,7 @@ extension Bridge {
         let now = monotonicNow()
         return StatsReport(
             bridge: options.name, uptimeSeconds: Double(now.milliseconds - started.milliseconds) / 1000,
-            vlanFiltering: options.bridge.vlanFiltering, ports: rows,
+            vlanFiltering: config.vlanFiltering, ports: rows,
             fdb: FDBStatsSection(table.statistics, maxLearned: options.table.maxLearned))
     }
 }

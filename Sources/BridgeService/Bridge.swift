@@ -51,8 +51,12 @@ public struct BridgeOptions: Sendable {
     /// long after the last frame before sleeping in poll (0: sleep at once). See ForwardingWorker.
     public var spinMicroseconds = 300
     public var ring = AFPacketPort.Configuration()
-    /// Packet I/O per port name (default AF_PACKET).
+    /// Packet I/O per port name (default `defaultBackend`).
     public var backends: [String: PortBackend] = [:]
+    /// Packet I/O of ports attached without a backend.
+    public var defaultBackend = PortBackend.afPacket
+    /// Most ports the bridge takes.
+    public var maxPorts = PortMask.capacity
     public var runDirectory = ControlServer.defaultRunDirectory
     /// MAC moves per second above which a loop is suspected and logged.
     public var loopMoveRate: Double = 100
@@ -63,12 +67,17 @@ public struct BridgeOptions: Sendable {
     public var dropPrivileges = true
     /// How often to look for vanished ports' interfaces coming back.
     public var reattachInterval: Duration = .milliseconds(500)
+    /// The configuration file the bridge was started from (`reload` re-reads it).
+    public var configFile: String?
+    /// Static entries to add at start (from the configuration file).
+    public var staticFDB: [ConfiguredStaticEntry] = []
 
     public init() {}
 }
 
-/// Runtime state of a port (guarded by the bridge's lock).
+/// Runtime state of a port slot (guarded by the bridge's lock).
 struct PortRuntime {
+    /// The interface is open on every worker (false: vanished, waiting to come back, or vacant).
     var attached: Bool
     var reason: String?
     /// Kernel ring counters of sockets already closed (re-attached ports start from these).
@@ -77,24 +86,48 @@ struct PortRuntime {
     var ifindex: Int32 = 0
 }
 
+/// What changes while the bridge runs: the ports (slots; a detached port leaves a vacant slot
+/// that the next attach reuses), their backends, their runtime state, and what the
+/// configuration file last said (for `reload`).
+struct LiveState {
+    var config: BridgeConfiguration
+    var backends: [String: PortBackend]
+    var runtime: [PortRuntime]
+    /// Static entries the configuration file added (a reload adds and removes only these).
+    var fileStatics: [ConfiguredStaticEntry] = []
+    /// Each slot's claim on its interface (nil: vacant).
+    var claims: [PortClaim?] = []
+
+    func index(of name: String) -> Int? {
+        guard !name.isEmpty else { return nil }
+        return config.ports.firstIndex { $0.name == name }
+    }
+
+    var portCount: Int { config.ports.lazy.filter { !$0.isVacant }.count }
+}
+
 public final class Bridge: ControlledBridge, @unchecked Sendable {
     public let options: BridgeOptions
     public let table: MACTable
-    private let logger: Logger
+    let logger: Logger
     let workers: [ForwardingWorker]
+    let group: WorkerGroup
     private var threads: [Thread] = []
     private var control: ControlServer?
     /// `--mirror` files per port (nil: none); fixed for the bridge's life.
     let mirrors: [PcapMirror?]
     let captures: CaptureRegistry
-    let runtime: Mutex<[PortRuntime]>
+    let live: Mutex<LiveState>
+    /// Held by whoever changes ports or settings (the control thread, the supervisor), so two
+    /// changes never interleave; readers use `live` alone.
+    let changing = Mutex<Void>(())
     private let stopRequested = Atomic<Bool>(false)
     let started = monotonicNow()
 
     /// Opens every port (failing clearly on an unknown interface), drops privileges, prepares
     /// the workers and takes the control socket's name (served once `run()` has the workers going).
     public init(options: BridgeOptions, logger: Logger) throws {
-        guard !options.bridge.ports.isEmpty else { throw BridgeError.noPorts }
+        var initialised = false
         guard options.threads >= 1 && options.threads <= 16 else { throw BridgeError.invalid("--threads must be 1...16") }
         try options.bridge.validate()
         for name in options.mirrors.keys where !options.bridge.ports.contains(where: { $0.name == name }) {
@@ -106,34 +139,37 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         self.options = options
         self.logger = logger
         table = MACTable(configuration: options.table)
-        runtime = Mutex(Array(repeating: PortRuntime(attached: true), count: options.bridge.ports.count))
 
         // Ports first: an unknown interface must fail before anything is started.
-        var perWorker: [[(any BridgePort)?]] = []
-        for _ in 0..<options.threads {
-            var ports: [(any BridgePort)?] = []
+        guard options.bridge.ports.count <= options.maxPorts else {
+            throw BridgeError.invalid("\(options.bridge.ports.count) ports: the bridge takes at most \(options.maxPorts)")
+        }
+        var claims: [PortClaim?] = []
+        defer { if claims.count < options.bridge.ports.count || !initialised { for c in claims { c?.release() } } }
+        for p in options.bridge.ports { claims.append(try Self.admit(p.name, runDirectory: options.runDirectory)) }
+        var perWorker: [[(any BridgePort)?]] = Array(repeating: Array(repeating: nil, count: PortMask.capacity), count: options.threads)
+        for w in 0..<options.threads {
             for (i, p) in options.bridge.ports.enumerated() {
-                ports.append(try Self.openPort(p.name, index: i, options))
+                perWorker[w][i] = try Self.openPort(p.name, index: i, backend: options.backends[p.name] ?? .afPacket, options)
             }
-            perWorker.append(ports)
         }
-        runtime.withLock { rt in
-            for i in rt.indices { rt[i].ifindex = perWorker[0][i]?.boundInterfaceIndex ?? 0 }
-        }
+        var runtime = Array(repeating: PortRuntime(attached: true), count: options.bridge.ports.count)
+        for i in runtime.indices { runtime[i].ifindex = perWorker[0][i]?.boundInterfaceIndex ?? 0 }
+        var state = LiveState(config: options.bridge, backends: options.backends, runtime: runtime)
+        state.fileStatics = options.staticFDB
+        state.claims = claims
+        live = Mutex(state)
         if options.dropPrivileges {
             // Before any thread starts (mirror writers, workers, the control server): capabilities
             // are per thread, inherited when a thread is created.
             do { try Privileges.drop() } catch { throw BridgeError.system(error) }
             logger.info("capabilities dropped: only CAP_NET_RAW kept (CapEff \(String(Privileges.effective() ?? 0, radix: 16)))")
         }
-        var mirrors: [PcapMirror?] = []
-        for p in options.bridge.ports {
-            guard let file = options.mirrors[p.name] else {
-                mirrors.append(nil)
-                continue
-            }
+        var mirrors: [PcapMirror?] = Array(repeating: nil, count: PortMask.capacity)
+        for (i, p) in options.bridge.ports.enumerated() {
+            guard let file = options.mirrors[p.name] else { continue }
             do {
-                mirrors.append(try PcapMirror(path: file))  // starts its writer thread
+                mirrors[i] = try PcapMirror(path: file)  // starts its writer thread
             } catch {
                 for m in mirrors { m?.close() }
                 throw BridgeError.invalid("--mirror \(p.name)=\(file): \(error)")
@@ -147,7 +183,15 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
                                                 mirrors: mirrors, logger: logger))
         }
         self.workers = workers
-        captures = CaptureRegistry(switcher: WorkerMirrorSwitch(workers: workers))
+        group = WorkerGroup(workers)
+        captures = CaptureRegistry(switcher: group)
+        for e in options.staticFDB {
+            guard let i = options.bridge.ports.firstIndex(where: { $0.name == e.dev }) else { continue }
+            let vlans = e.vlan.map { [$0] } ?? (options.bridge.vlanFiltering ? options.bridge.ports[i].vlans.members : [0])
+            for v in vlans {
+                do { try table.addStatic(e.mac, vlan: v, port: i) } catch { throw BridgeError.invalid("static entry \(e): \(error)") }
+            }
+        }
         // Listening now (a second bridge of this name is refused before anything runs), answering
         // only once the workers run.
         control = try ControlServer(bridge: options.name, runDirectory: options.runDirectory, serving: false) {
@@ -155,11 +199,12 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             guard let self else { return .failure("bridge is shutting down") }
             return ControlHandler(bridge: self).handle(request, now: monotonicNow())
         }
+        initialised = true
     }
 
     /// Opens `name` with its backend; errors name the port.
-    static func openPort(_ name: String, index: Int, _ options: BridgeOptions) throws -> any BridgePort {
-        switch options.backends[name] ?? .afPacket {
+    static func openPort(_ name: String, index: Int, backend: PortBackend, _ options: BridgeOptions) throws -> any BridgePort {
+        switch backend {
         case .afPacket:
             do {
                 return try AFPacketPort(interface: name, configuration: ringConfiguration(options, port: index))
@@ -206,8 +251,9 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             sched_yield()
         }
         control?.startServing()
-        notifySystemd("READY=1\nSTATUS=forwarding between \(options.bridge.ports.count) ports")
-        logger.info("bridge \(options.name) forwarding between \(options.bridge.ports.map(\.name).joined(separator: ", ")) (\(options.ring.ringVersion), \(options.threads) thread(s))")
+        let names = live.withLock { $0.config.ports.filter { !$0.isVacant }.map(\.name) }
+        notifySystemd("READY=1\nSTATUS=forwarding between \(names.count) ports")
+        logger.info("bridge \(options.name) forwarding between \(names.isEmpty ? "no ports yet" : names.joined(separator: ", ")) (\(options.ring.ringVersion), \(options.threads) thread(s))")
         var lastReattach = monotonicNow()
         var lastMoves = (time: monotonicNow(), count: table.statistics.moved)
         while !stopRequested.load(ordering: .relaxed) && !external() {
@@ -227,7 +273,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
                 lastMoves = (now, moved)
             }
             if now.milliseconds &- lastReattach.milliseconds >= options.reattachInterval.milliseconds {
-                reattachVanishedPorts()
+                changing.withLock { _ in reattachVanishedPorts() }
                 lastReattach = now
             }
         }
@@ -247,7 +293,11 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         for (i, m) in mirrors.enumerated() {
             guard let m else { continue }
             m.close()  // after the workers: nobody offers any more
-            logger.info("mirror of \(options.bridge.ports[i].name): \(m.statistics)")
+            logger.info("mirror of port \(i): \(m.statistics)")
+        }
+        live.withLock { s in
+            for c in s.claims { c?.release() }
+            s.claims = []
         }
         logger.info("bridge \(options.name) stopped")
     }
@@ -268,6 +318,10 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     // MARK: - Port faults
 
     private func collectFaults() {
+        changing.withLock { _ in collectFaultsLocked() }
+    }
+
+    private func collectFaultsLocked() {
         for w in workers {
             let faults = w.faults.withLock { f -> [PortFault] in
                 defer { f.removeAll() }
@@ -276,13 +330,14 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             for f in faults {
                 let final = f.port.port.ioStatistics()
                 f.port.port.close()
-                let name = options.bridge.ports[f.index].name
-                let wasAttached = runtime.withLock { rt -> Bool in
-                    let was = rt[f.index].attached
-                    rt[f.index].attached = false
-                    rt[f.index].reason = f.reason
-                    rt[f.index].retired = rt[f.index].retired + final
-                    return was
+                let (name, wasAttached) = live.withLock { s -> (String, Bool) in
+                    // A port detached meanwhile (`link del`) has nothing left to mark.
+                    guard s.runtime.indices.contains(f.index), !s.config.ports[f.index].isVacant else { return ("", false) }
+                    let was = s.runtime[f.index].attached
+                    s.runtime[f.index].attached = false
+                    s.runtime[f.index].reason = f.reason
+                    s.runtime[f.index].retired = s.runtime[f.index].retired + final
+                    return (s.config.ports[f.index].name, was)
                 }
                 if wasAttached {
                     let flushed = table.flush(port: f.index)
@@ -294,15 +349,17 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     }
 
     private func reattachVanishedPorts() {
-        let detached = runtime.withLock { rt in rt.indices.filter { !rt[$0].attached } }
+        let detached = live.withLock { s in
+            s.runtime.indices.filter { !s.runtime[$0].attached && !s.config.ports[$0].isVacant }
+                .map { ($0, s.config.ports[$0].name, s.backends[s.config.ports[$0].name] ?? .afPacket) }
+        }
         guard !detached.isEmpty else { return }
-        for i in detached {
-            let name = options.bridge.ports[i].name
+        for (i, name, backend) in detached {
             guard (try? Interface.index(of: name)) != nil else { continue }
             // The interface is back (it may be a new one of the same name): open it on every worker.
             var opened: [any BridgePort] = []
             do {
-                for _ in workers.indices { opened.append(try Self.openPort(name, index: i, options)) }
+                for _ in workers.indices { opened.append(try Self.openPort(name, index: i, backend: backend, options)) }
             } catch {
                 for p in opened { p.close() }
                 logger.debug("port \(name): not ready yet: \(error)")
@@ -311,10 +368,10 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             // Any worker that still holds a socket on the old interface reports it as a fault;
             // a new one replaces it.
             for (w, p) in zip(workers, opened) { w.send(.attach(index: i, PortHandoff(port: p))) }
-            runtime.withLock { rt in
-                rt[i].attached = true
-                rt[i].reason = nil
-                rt[i].ifindex = opened.first?.boundInterfaceIndex ?? 0
+            live.withLock { s in
+                s.runtime[i].attached = true
+                s.runtime[i].reason = nil
+                s.runtime[i].ifindex = opened.first?.boundInterfaceIndex ?? 0
             }
             applyRuntimeStates()
             logger.info("port \(name): interface is back; re-attached")
@@ -323,42 +380,57 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
 
     /// The configuration the engines run with: detached ports are disabled, so floods skip them
     /// and unicast to them is dropped as egress-blocked.
-    private func applyRuntimeStates() {
-        var config = options.bridge
-        let rt = runtime.withLock { $0 }
-        for i in config.ports.indices where !rt[i].attached { config.ports[i].state = .disabled }
-        for w in workers { w.send(.apply(config)) }
+    func applyRuntimeStates() {
+        for w in workers { w.send(.apply(engineConfiguration())) }
+    }
+
+    /// The configuration as the engines must see it: detached ports disabled.
+    func engineConfiguration() -> BridgeConfiguration {
+        live.withLock { s in
+            var config = s.config
+            for i in config.ports.indices where !s.runtime[i].attached { config.ports[i].state = .disabled }
+            return config
+        }
     }
 
     // MARK: - What the control handler reads
 
-    /// The port list and filtering (fixed while the bridge runs).
-    var configuration: BridgeConfiguration { options.bridge }
+    /// The ports (with vacant slots) and bridge-wide settings as they are now.
+    var configuration: BridgeConfiguration { live.withLock { $0.config } }
     var name: String { options.name }
 
     func hasStaticMirror(port index: Int) -> Bool { mirrors.indices.contains(index) && mirrors[index] != nil }
 }
 
-/// Switches capture mirrors in every worker and waits (bounded) for each to acknowledge, so
-/// the previous mirror can be closed safely.
-final class WorkerMirrorSwitch: MirrorSwitch {
-    private let workers: [ForwardingWorker]
+/// The forwarding workers as one: commands to all, and a wait until all have applied them
+/// (one generation counter for every kind of command, so acknowledgements never mix).
+final class WorkerGroup: MirrorSwitch {
+    let workers: [ForwardingWorker]
     private let generation = Atomic<Int>(0)
 
-    init(workers: [ForwardingWorker]) {
+    init(_ workers: [ForwardingWorker]) {
         self.workers = workers
     }
 
-    func setMirror(index: Int, ingress: PcapMirror?, egress: PcapMirror?) {
+    /// Sends `commands` to every worker (each gets its own copy of `make(worker index)`), then
+    /// waits (at most 2 s) until each running worker has applied them.
+    func sendAndWait(_ make: (Int) -> [WorkerCommand]) {
         let g = generation.add(1, ordering: .relaxed).newValue
-        for w in workers {
-            w.send(.setMirror(index: index, ingress: MirrorHandoff(mirror: ingress), egress: MirrorHandoff(mirror: egress), generation: g))
+        for (i, w) in workers.enumerated() {
+            for c in make(i) { w.send(c) }
+            w.send(.sync(generation: g))
         }
         let deadline = monotonicNow().milliseconds + 2_000
         while workers.contains(where: { !$0.isDone && $0.appliedGeneration.load(ordering: .acquiring) < g }),
             monotonicNow().milliseconds < deadline
         {
-            usleep(1_000)
+            usleep(200)
+        }
+    }
+
+    func setMirror(index: Int, ingress: PcapMirror?, egress: PcapMirror?) {
+        sendAndWait { _ in
+            [.setMirror(index: index, ingress: MirrorHandoff(mirror: ingress), egress: MirrorHandoff(mirror: egress))]
         }
     }
 }

@@ -19,6 +19,14 @@ protocol ControlledBridge: AnyObject, Sendable {
     func hasStaticMirror(port index: Int) -> Bool
     func linkRows() -> [LinkRow]
     func statistics() -> StatsReport
+    /// Attaches an interface as a new port; in effect when it returns.
+    func attachPort(_ port: PortConfiguration, backend: PortBackend?) throws(BridgeError) -> Int
+    /// Detaches a port: its entries flushed, its sockets closed.
+    func detachPort(_ name: String) throws(BridgeError)
+    /// Applies a change to the configuration (no ports added or removed); in effect when it returns.
+    func reconfigure(_ change: (inout BridgeConfiguration) throws(BridgeError) -> Void) throws(BridgeError)
+    /// Re-reads the configuration file; applies the difference unless `check`.
+    func reload(check: Bool) throws(BridgeError) -> ReloadReport
 }
 
 struct ControlHandler: Sendable {
@@ -68,7 +76,93 @@ struct ControlHandler: Sendable {
         case .captureStop(let id):
             guard let s = bridge.captures.stop(id: id) else { return .failure("no capture \(id) on bridge \(bridge.name)") }
             return .success(.capture(s))
+        case .linkAdd(let dev, let settings):
+            var port = PortConfiguration(name: dev)
+            var backend: PortBackend? = nil
+            if let b = settings.backend {
+                guard let parsed = PortBackend(rawValue: b) else { return .failure("backend must be af_packet or pcap") }
+                backend = parsed
+            }
+            if let refusal = Self.apply(settings, to: &port) { return .failure(refusal) }
+            return run { () throws(BridgeError) in _ = try bridge.attachPort(port, backend: backend) }
+        case .linkDel(let dev):
+            return run { () throws(BridgeError) in try bridge.detachPort(dev) }
+        case .linkSet(let dev, let settings):
+            guard settings.backend == nil else { return .failure("a port's backend changes with link del and link add") }
+            guard let i = index(of: dev, config) else { return noSuchPort(dev) }
+            return run { () throws(BridgeError) in
+                try bridge.reconfigure { c throws(BridgeError) in
+                    if let refusal = Self.apply(settings, to: &c.ports[i]) { throw .invalid(refusal) }
+                }
+            }
+        case .vlanAdd(let change), .vlanDel(let change):
+            guard let i = index(of: change.dev, config) else { return noSuchPort(change.dev) }
+            guard change.first >= 1, change.last <= 4094, change.first <= change.last else {
+                return .failure("VLAN IDs are 1-4094 (a range N-M with N <= M)")
+            }
+            var adding = false
+            if case .vlanAdd = request { adding = true }
+            if adding && change.pvid && change.first != change.last { return .failure("pvid takes a single VLAN, not a range") }
+            return run { () throws(BridgeError) in
+                try bridge.reconfigure { c in
+                    var p = c.ports[i]
+                    for v in change.first...change.last {
+                        if adding {
+                            p.vlans.insert(v)
+                            // As bridge(8): the flags given are the VLAN's flags from now on.
+                            if change.untagged { p.untaggedVLANs.insert(v) } else { p.untaggedVLANs.remove(v) }
+                            if change.pvid { p.pvid = v } else if p.pvid == v { p.pvid = nil }
+                        } else {
+                            p.vlans.remove(v)
+                            p.untaggedVLANs.remove(v)
+                            if p.pvid == v { p.pvid = nil }
+                        }
+                    }
+                    c.ports[i] = p
+                }
+            }
+        case .vlanShow(let dev):
+            if let dev, index(of: dev, config) == nil { return noSuchPort(dev) }
+            let rows = config.ports.filter { !$0.isVacant && (dev == nil || $0.name == dev) }.map {
+                VLANRow(dev: $0.name, vlans: $0.vlans.members, pvid: $0.pvid, untagged: $0.untaggedVLANs.members)
+            }
+            return .success(.vlans(rows))
+        case .bridgeSet(let settings):
+            if settings.ageing != nil { return .failure("the ageing time changes only with a restart (or reload with a restart)") }
+            guard let filtering = settings.vlanFiltering else { return .success(nil) }
+            return run { () throws(BridgeError) in try bridge.reconfigure { $0.vlanFiltering = filtering } }
+        case .reload(let check):
+            do {
+                return .success(.reload(try bridge.reload(check: check)))
+            } catch {
+                return .failure(error.description)
+            }
         }
+    }
+
+    /// Runs a change; its refusal becomes the answer.
+    private func run(_ body: () throws(BridgeError) -> Void) -> ControlResponse {
+        do {
+            try body()
+            return .success(nil)
+        } catch {
+            return .failure(error.description)
+        }
+    }
+
+    /// Applies `link add|set` words to a port; returns a refusal, or nil.
+    static func apply(_ settings: PortSettings, to port: inout PortConfiguration) -> String? {
+        for (name, on) in settings.flagValues {
+            guard let flag = PortFlags.names.first(where: { $0.0 == name })?.1 else { return "unknown flag \(name)" }
+            if on { port.flags.insert(flag) } else { port.flags.remove(flag) }
+        }
+        switch settings.state {
+        case nil: break
+        case "forwarding"?: port.state = .forwarding
+        case "disabled"?: port.state = .disabled
+        case let s?: return "state must be forwarding or disabled, not '\(s)'"
+        }
+        return nil
     }
 
     private func index(of dev: String, _ config: BridgeConfiguration) -> Int? {

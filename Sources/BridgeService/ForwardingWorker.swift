@@ -26,9 +26,13 @@ struct PortHandoff: @unchecked Sendable {
 enum WorkerCommand: Sendable {
     case attach(index: Int, PortHandoff)
     case apply(BridgeConfiguration)
-    /// Sets what port `index`'s frames are mirrored to (nil: nothing), acknowledged through
-    /// `appliedGeneration` so the sender knows when the old mirror is no longer used.
-    case setMirror(index: Int, ingress: MirrorHandoff, egress: MirrorHandoff, generation: Int)
+    /// Closes port `index`'s socket and forgets it (the port left the bridge).
+    case detach(index: Int)
+    /// Sets what port `index`'s frames are mirrored to (nil: nothing).
+    case setMirror(index: Int, ingress: MirrorHandoff, egress: MirrorHandoff)
+    /// Acknowledges every command before it through `appliedGeneration`, so the sender knows
+    /// they are in effect (a new port forwards, an old mirror or socket is no longer used).
+    case sync(generation: Int)
     case stop
 }
 
@@ -70,7 +74,7 @@ final class ForwardingWorker: @unchecked Sendable {
     private var mirrorPorts: [MirrorPort?] = []
     /// Mirror ingress/egress per port as last set (kept across re-attaches).
     private var currentMirrors: [(PcapMirror?, PcapMirror?)] = []
-    /// The last `setMirror` generation this worker has applied.
+    /// The last `sync` generation this worker has applied.
     let appliedGeneration = Atomic<Int>(0)
 
     init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any BridgePort)?], busyPoll: Bool,
@@ -182,10 +186,18 @@ final class ForwardingWorker: @unchecked Sendable {
                 let wrapped = MirrorPort(handoff.port, ingress: currentMirrors[index].0, egress: currentMirrors[index].1)
                 mirrorPorts[index] = wrapped
                 forwarder.setPort(index, wrapped)
-            case .setMirror(let index, let ingress, let egress, let generation):
+            case .detach(let index):
+                ports[index]?.close()
+                ports[index] = nil
+                mirrorPorts[index] = nil
+                currentMirrors[index] = (nil, nil)
+                forwarder.setPort(index, nil)
+                published.withLock { $0[index] = nil }
+            case .setMirror(let index, let ingress, let egress):
                 currentMirrors[index] = (ingress.mirror, egress.mirror)
                 mirrorPorts[index]?.ingress = ingress.mirror
                 mirrorPorts[index]?.egress = egress.mirror
+            case .sync(let generation):
                 appliedGeneration.store(max(appliedGeneration.load(ordering: .relaxed), generation), ordering: .releasing)
             }
         }

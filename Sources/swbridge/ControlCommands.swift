@@ -191,8 +191,8 @@ struct FDB: ParsableCommand {
 struct Link: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "link",
-        abstract: "Show the ports of a running bridge.",
-        subcommands: [Show.self],
+        abstract: "Show, attach, detach or change the ports of a running bridge.",
+        subcommands: [Show.self, Add.self, Del.self, Set.self],
         defaultSubcommand: Show.self
     )
 

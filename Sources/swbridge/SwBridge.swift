@@ -7,6 +7,6 @@ struct SwBridge: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swbridge",
         abstract: "A Linux Ethernet bridge in user space.",
-        subcommands: [Run.self, FDB.self, Link.self, Stats.self, Capture.self, Bench.self, Replay.self]
+        subcommands: [Run.self, FDB.self, Link.self, VLAN.self, BridgeCommand.self, Reload.self, Stats.self, Capture.self, Bench.self, Replay.self]
     )
 }

@@ -34,6 +34,23 @@ final class FakeControlledBridge: ControlledBridge {
     }
 
     func hasStaticMirror(port index: Int) -> Bool { mirrored.contains(index) }
+    let changes = Mutex<[String]>([])
+    func attachPort(_ port: PortConfiguration, backend: PortBackend?) throws(BridgeError) -> Int {
+        changes.withLock { $0.append("attach \(port.name) \(port.flags.contains(.hairpin) ? "hairpin" : "")") }
+        return 2
+    }
+    func detachPort(_ name: String) throws(BridgeError) {
+        guard configuration.ports.contains(where: { $0.name == name }) else { throw .invalid("no port named '\(name)'") }
+        changes.withLock { $0.append("detach \(name)") }
+    }
+    let reconfigured = Mutex<BridgeConfiguration?>(nil)
+    func reconfigure(_ change: (inout BridgeConfiguration) throws(BridgeError) -> Void) throws(BridgeError) {
+        var c = reconfigured.withLock { $0 } ?? configuration
+        try change(&c)
+        do { try c.validate() } catch { throw .invalid(error.description) }
+        reconfigured.withLock { $0 = c }
+    }
+    func reload(check: Bool) throws(BridgeError) -> ReloadReport { throw .invalid("not started with --config") }
     func linkRows() -> [LinkRow] { [] }
     func statistics() -> StatsReport {
         StatsReport(bridge: name, uptimeSeconds: 1, vlanFiltering: configuration.vlanFiltering, ports: [],
@@ -128,5 +145,35 @@ struct ControlHandlerTests {
         #expect(calls.first.map { $0.index == 0 && $0.ingress && !$0.egress } == true, "direction in: ingress only")
         #expect(calls.last.map { $0.index == 0 && !$0.ingress && !$0.egress } == true, "stop switches it off")
         #expect(!h.handle(.captureStop(id: status.id), now: now).ok, "a stopped capture is gone")
+    }
+
+    @Test("link add/set/del and vlan add/del reach the bridge as whole changes; bad words are refused")
+    func liveChanges() throws {
+        let b = FakeControlledBridge(vlanFiltering: true)
+        let h = ControlHandler(bridge: b)
+        #expect(h.handle(.linkAdd(dev: "p3", settings: PortSettings(hairpin: true)), now: now).ok)
+        #expect(b.changes.withLock { $0 } == ["attach p3 hairpin"])
+        #expect(!h.handle(.linkAdd(dev: "p4", settings: PortSettings(state: "sleeping")), now: now).ok)
+        #expect(!h.handle(.linkAdd(dev: "p4", settings: PortSettings(backend: "dpdk")), now: now).ok)
+        #expect(!h.handle(.linkDel(dev: "nope"), now: now).ok)
+        #expect(h.handle(.linkSet(dev: "p1", settings: PortSettings(learning: false, state: "disabled")), now: now).ok)
+        let set = try #require(b.reconfigured.withLock { $0 })
+        #expect(!set.ports[0].flags.contains(.learning) && set.ports[0].state == .disabled)
+        #expect(!h.handle(.linkSet(dev: "p1", settings: PortSettings(backend: "pcap")), now: now).ok)
+
+        // p1 (access, VLAN 1) moves to VLAN 20: del 1, add 20 pvid untagged.
+        #expect(h.handle(.vlanDel(VLANChange(dev: "p1", first: 1)), now: now).ok)
+        #expect(h.handle(.vlanAdd(VLANChange(dev: "p1", first: 20, pvid: true, untagged: true)), now: now).ok)
+        let moved = try #require(b.reconfigured.withLock { $0 }).ports[0]
+        #expect(moved.vlans == VLANSet([20]) && moved.pvid == 20 && moved.untaggedVLANs == VLANSet([20]))
+        #expect(h.handle(.vlanAdd(VLANChange(dev: "p1", first: 30, last: 32)), now: now).ok)
+        #expect(!h.handle(.vlanAdd(VLANChange(dev: "p1", first: 30, last: 32, pvid: true)), now: now).ok, "pvid of a range")
+        #expect(!h.handle(.vlanAdd(VLANChange(dev: "p1", first: 0)), now: now).ok)
+        #expect(!h.handle(.vlanAdd(VLANChange(dev: "p1", first: 10, last: 5)), now: now).ok)
+        guard case .vlans(let rows)? = h.handle(.vlanShow(dev: "p2"), now: now).result else { Issue.record("no rows"); return }
+        #expect(rows == [VLANRow(dev: "p2", vlans: [1, 10, 20], pvid: 1, untagged: [1])])
+        #expect(h.handle(.bridgeSet(BridgeSettings(vlanFiltering: false)), now: now).ok)
+        #expect(b.reconfigured.withLock { $0 }?.vlanFiltering == false)
+        #expect(!h.handle(.reload(check: true), now: now).ok)
     }
 }

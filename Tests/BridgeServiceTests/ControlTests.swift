@@ -61,6 +61,7 @@ final class FakeBridge: Sendable {
             case .fdbFlush: return .success(.changed(entries: 7))
             case .captureStart(let spec): return .success(.capture(Self.capture(spec.port, complete: false)))
             case .captureStatus, .captureStop: return .success(.capture(Self.capture("vethA", complete: true)))
+            default: return .failure("not handled by this fake")
             }
         }
     }
