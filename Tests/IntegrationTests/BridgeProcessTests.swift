@@ -49,8 +49,13 @@ struct BridgeProcessTests {
                 #expect(row?["isStatic"] as? Bool == false)
             }
 
-            // link show: three ports, attached, up.
-            let linkText = try bridge.mustControl(["link", "show"], lab: topo.lab)
+            // link show: three ports, attached, up (the operational state follows the carrier
+            // through linkwatch, which lags: poll).
+            var linkText = ""
+            try waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) {
+                linkText = try bridge.mustControl(["link", "show"], lab: topo.lab)
+                return topo.ports.allSatisfy { linkText.contains("\($0): <UP,LOWER_UP>") }
+            }
             for (i, p) in topo.ports.enumerated() {
                 #expect(linkText.contains("\(p): <UP,LOWER_UP> mtu 1500 master \(topo.name) state forwarding"), "\(linkText)")
                 _ = i
@@ -383,7 +388,13 @@ struct BridgeProcessTests {
             }
             #expect(detached, "port \(topo.ports[2]) still attached 30 s after its veth was deleted")
             TimingBounds.expect(ContinuousClock.now - deletedAt, atMost: .seconds(3), "port marked absent after its veth was deleted")
-            let linkText = try bridge.mustControl(["link", "show"], lab: topo.lab)
+            // h1's port shows UP once the kernel's operational state catches up with its carrier
+            // (linkwatch lags, more so on a loaded machine): poll for it.
+            var linkText = ""
+            try waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) {
+                linkText = try bridge.mustControl(["link", "show"], lab: topo.lab)
+                return linkText.contains("\(topo.ports[0]): <UP,LOWER_UP>")
+            }
             #expect(linkText.contains("\(topo.ports[2]): <ABSENT>"), "\(linkText)")
             #expect(linkText.contains("state disabled"), "\(linkText)")
             #expect(linkText.contains("\(topo.ports[0]): <UP,LOWER_UP>"), "\(linkText)")

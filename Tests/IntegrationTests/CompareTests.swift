@@ -123,10 +123,11 @@ import Testing
         }
         let lab = try #require(prefix, "the bench names its lab")
         #expect(created.count >= 3, "the bench built its lab: \(created)")
-        // Its bridge runs once the bridge's control socket (named after the lab) answers.
+        // Its bridge runs once the bridge's control socket answers (BenchKit names the bridge
+        // after the lab: prefix + "b").
         let bridgeRuns = waitUntil(timeout: .seconds(60), interval: .milliseconds(50)) {
             guard bench.isRunning else { return true }
-            return (try? ControlClient.send(.stats, bridge: lab, timeout: .seconds(5)).ok) == true
+            return (try? ControlClient.send(.stats, bridge: lab + "b", timeout: .seconds(5)).ok) == true
         }
         #expect(bridgeRuns && bench.isRunning, "the bench's bridge never answered")
         bench.terminate()
