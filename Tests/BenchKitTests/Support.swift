@@ -5,6 +5,11 @@
 import BenchKit
 import BridgeCore
 import PacketIO
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Feeds receivers hand-made sequences.
 struct FrameFeeder {
@@ -48,5 +53,19 @@ final class CountingSink: Port {
             batchTimes.append(MonotonicClock.now())
         }
         return batch.count
+    }
+}
+
+/// Wall-clock bounds (a paced rate within 10%, a loss band on the real clock) are figures of a
+/// quiet machine: asserted only in scripts/test.sh's serial pass (SWBRIDGE_TIMING_BOUNDS=1).
+/// Elsewhere (plain `swift test`, everything in parallel) the figure is printed and only what
+/// holds on any machine is asserted.
+enum TimingBounds {
+    static var enforced: Bool { getenv("SWBRIDGE_TIMING_BOUNDS").map { String(cString: $0) } == "1" }
+
+    /// Expects `condition` when bounds are enforced; prints `figure` either way.
+    static func expect(_ condition: Bool, _ figure: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        print("[timing] \(figure)\(enforced ? "" : " (bound not enforced in a parallel run)")")
+        if enforced { #expect(condition, "\(figure)", sourceLocation: sourceLocation) }
     }
 }

@@ -2,7 +2,9 @@
 // time, refused frames counted and their sequence numbers reused, and the paced rate within 10%
 // of the target at 10,000 and 100,000 frames/s — measured as frames sent over the elapsed time
 // the test itself clocks, into a sink that only counts, so a loaded 2-core machine shows up as
-// a shortfall rather than being hidden.
+// a shortfall rather than being hidden. What holds on any machine is always asserted (never
+// faster than the rate, batches within the catch-up allowance); the shortfall bounds, which
+// need a quiet machine, only in the serial pass (TimingBounds).
 
 import BenchKit
 import BridgeCore
@@ -57,7 +59,8 @@ struct TrafficGeneratorTests {
         let start = MonotonicClock.now()
         let rep = g.run(into: sink)
         let elapsed = MonotonicClock.now() - start
-        #expect(elapsed >= 100_000_000 && elapsed < 600_000_000)
+        #expect(elapsed >= 100_000_000)
+        TimingBounds.expect(elapsed < 600_000_000, "a 100 ms run took \(Double(elapsed) / 1e6) ms (bound 600 ms)")
         #expect(rep.sent == UInt64(sink.frames) && rep.sent > 0 && rep.batches > 0)
     }
 
@@ -70,14 +73,24 @@ struct TrafficGeneratorTests {
     }
 
     /// Runs a paced generator for `seconds` into a counting sink; returns sent/elapsed and the sink.
+    /// Asserts what no load can change: every frame reached the sink, and the token bucket
+    /// never let more out than the rate over the duration plus its depth (the catch-up
+    /// allowance, 5 ms of frames, or one batch).
     func pacedRun(rate: Double, seconds: Double) -> (rate: Double, report: GeneratorReport, sink: CountingSink) {
         let sink = CountingSink()
-        let g = TrafficGenerator(configuration: GeneratorConfiguration(
+        let configuration = GeneratorConfiguration(
             frameSize: FrameSize(wireLength: 64), flows: FlowSpec.standard(count: 4), run: 1,
-            rate: .fixed(framesPerSecond: rate), durationNanoseconds: UInt64(seconds * 1e9)))
+            rate: .fixed(framesPerSecond: rate), durationNanoseconds: UInt64(seconds * 1e9))
+        let g = TrafficGenerator(configuration: configuration)
         let start = MonotonicClock.now()
         let rep = g.run(into: sink)
         let elapsed = Double(MonotonicClock.now() - start) / 1e9
+        let batch = TrafficGenerator.batchSize(rate: rate, intervalNanoseconds: configuration.batchIntervalNanoseconds,
+                                               maxBatch: configuration.maxBatch)
+        let depth = max(Double(batch), rate * Double(configuration.catchUpNanoseconds) / 1e9)
+        #expect(rep.sent == UInt64(sink.frames) && rep.sent > 0)
+        #expect(Double(rep.sent) <= rate * seconds + depth, "\(rep.sent) frames in a \(seconds) s run at \(rate)/s")
+        #expect(sink.batchSizes.allSatisfy { Double($0) <= depth }, "largest batch \(sink.batchSizes.max() ?? 0), depth \(depth)")
         return (Double(sink.frames) / elapsed, rep, sink)
     }
 
@@ -85,13 +98,13 @@ struct TrafficGeneratorTests {
     func rate10k() {
         let (measured, rep, sink) = pacedRun(rate: 10_000, seconds: 1)
         print("BenchKit rate control: target 10000/s, measured \(Int(measured))/s (\(rep.sent) frames, \(rep.batches) batches)")
-        #expect(abs(measured - 10_000) / 10_000 < 0.10, "measured \(measured) frames/s")
-        #expect(abs(rep.sentRate - 10_000) / 10_000 < 0.10)
+        TimingBounds.expect(abs(measured - 10_000) / 10_000 < 0.10, "paced at 10,000/s: measured \(measured) frames/s (bound ±10%)")
+        TimingBounds.expect(abs(rep.sentRate - 10_000) / 10_000 < 0.10, "paced at 10,000/s: the generator's own rate \(rep.sentRate) (bound ±10%)")
         // Smooth, not bursty: the median batch is a frame or a few (one on a quiet machine; a
         // thread woken late on a loaded one catches up with a few), and no batch exceeds the
-        // catch-up allowance (5 ms = 50 frames).
+        // catch-up allowance (5 ms = 50 frames: asserted always, by pacedRun).
         let sizes = sink.batchSizes.sorted()
-        #expect(sizes[sizes.count / 2] <= 4, "median batch \(sizes[sizes.count / 2])")
+        TimingBounds.expect(sizes[sizes.count / 2] <= 4, "paced at 10,000/s: median batch \(sizes[sizes.count / 2]) (bound 4)")
         #expect(sizes.last! <= 50)
     }
 
@@ -99,7 +112,7 @@ struct TrafficGeneratorTests {
     func rate100k() {
         let (measured, rep, _) = pacedRun(rate: 100_000, seconds: 0.5)
         print("BenchKit rate control: target 100000/s, measured \(Int(measured))/s (\(rep.sent) frames, \(rep.batches) batches)")
-        #expect(abs(measured - 100_000) / 100_000 < 0.10, "measured \(measured) frames/s")
+        TimingBounds.expect(abs(measured - 100_000) / 100_000 < 0.10, "paced at 100,000/s: measured \(measured) frames/s (bound ±10%)")
     }
 
     @Test("generator into a simulated bridge into a receiver: loss and latency add up", .timeLimit(.minutes(1)))
@@ -117,10 +130,15 @@ struct TrafficGeneratorTests {
         #expect(rep.total.expected == sent.sent)
         #expect(rep.total.unique == bridge.forwarded && rep.total.lost == bridge.dropped)
         #expect(rep.total.duplicated == 0 && rep.total.reordered == 0 && rep.stale == 0 && rep.foreign == 0)
+        // The simulated bridge drains on the real clock: its loss and queueing delay depend on
+        // how promptly this thread runs. Never below its fixed latency; the loss band and
+        // the median delay (a quiet machine's figures) are checked in the serial pass.
         let loss = rep.total.lossRatio
-        #expect(loss > 0.35 && loss < 0.6, "loss \(loss) at twice the capacity")
+        #expect(bridge.forwarded > 0 && loss < 1, "loss \(loss)")
+        TimingBounds.expect(loss > 0.35 && loss < 0.6, "simulated bridge: loss \(loss) at twice the capacity (bound 0.35-0.6)")
         let lat = try #require(rep.latency.summary)
-        #expect(lat.minimum >= 200_000 && lat.p50 < 2_200_000, "\(lat)")
+        #expect(lat.minimum >= 200_000, "\(lat)")
+        TimingBounds.expect(lat.p50 < 2_200_000, "simulated bridge: latency p50 \(lat.p50) ns (bound 2.2 ms)")
         let trial = TrialResult(generator: sent, receiver: rep)
         #expect(trial.offered == sent.sent && trial.delivered == bridge.forwarded)
     }

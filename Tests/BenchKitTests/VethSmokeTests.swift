@@ -30,13 +30,16 @@ struct VethSmokeTests {
         let ifA = try lab.interfaceName("ga")
         let ifB = try lab.interfaceName("gb")
         try lab.addVethPair(ifA, in: nsA, ifB, in: nsB)
-        // Both ends must be operationally up before frames are offered (linkwatch lags).
-        for _ in 0..<100 {
-            let up = try lab.withNetworkNamespace(nsA) { try Interface.state(of: ifA).operationalUp }
+        // Both ends must be operationally up before frames are offered (linkwatch lags; a
+        // generous deadline for a loaded machine).
+        let deadline = ContinuousClock.now + .seconds(60)
+        var up = false
+        while !up && ContinuousClock.now < deadline {
+            up = try lab.withNetworkNamespace(nsA) { try Interface.state(of: ifA).operationalUp }
                 && lab.withNetworkNamespace(nsB) { try Interface.state(of: ifB).operationalUp }
-            if up { break }
-            usleep(20_000)
+            if !up { usleep(20_000) }  // a poll interval
         }
+        #expect(up, "veth ends not operationally up within 60 s")
         let tx = try lab.withNetworkNamespace(nsA) { try AFPacketPort(interface: ifA) }
         let rx = try lab.withNetworkNamespace(nsB) { try AFPacketPort(interface: ifB) }
         defer {

@@ -16,7 +16,68 @@ struct ReferenceBridge {
         fdb = fdb.filter { $0.value.isStatic || now - $0.value.seen < ageing }
     }
 
-    mutating func decide(_ bytes: [UInt8], port: Int, now: UInt64) -> Verdict.Action {
+    /// What the engine must report: the action and, with VLAN filtering, the frame's VLAN, how
+    /// it was tagged on ingress, the tag it carries out and the egress ports that send it untagged.
+    struct Outcome: Equatable, CustomStringConvertible {
+        var action: Verdict.Action
+        var vlan: UInt16 = 0
+        var tagging: VLANTagging = .unchanged
+        var tag: UInt32 = 0
+        var untagged = PortMask.empty
+
+        init(_ action: Verdict.Action, vlan: UInt16 = 0, tagging: VLANTagging = .unchanged, tag: UInt32 = 0,
+             untagged: PortMask = .empty) {
+            self.action = action
+            self.vlan = vlan
+            self.tagging = tagging
+            self.tag = tag
+            self.untagged = untagged
+        }
+
+        init(_ v: Verdict) {
+            self.init(v.action, vlan: v.vlan, tagging: v.tagging, tag: v.tag, untagged: v.untagged)
+        }
+
+        var description: String {
+            "\(action) vlan \(vlan) \(tagging) tag 0x\(String(tag, radix: 16)) untagged 0x\(String(untagged.rawValue, radix: 16))"
+        }
+    }
+
+    mutating func decide(_ bytes: [UInt8], port: Int, now: UInt64) -> Outcome {
+        let action = decideAction(bytes, port: port, now: now)
+        // A dropped frame reports nothing else.
+        guard config.vlanFiltering, !isDrop(action) else { return Outcome(action) }
+        // Classification, as in decideAction: the outer tag if it is of the bridge's protocol
+        // and names a VLAN, else the PVID (keeping a priority tag's PCP and DEI).
+        let outer: VLANTag? = bytes.count >= 18 && (be16(bytes, 12) == 0x8100 || be16(bytes, 12) == 0x88A8)
+            ? VLANTag(tpid: be16(bytes, 12), tci: be16(bytes, 14)) : nil
+        let p = config.ports[port]
+        var out = Outcome(action)
+        if let t = outer, t.tpid == config.vlanProtocol, t.vid != 0 {
+            out.vlan = t.vid
+            out.tagging = .tagged
+            out.tag = UInt32(config.vlanProtocol) << 16 | UInt32(t.tci)
+        } else {
+            let pvid = p.pvid!  // a frame without a PVID was dropped
+            let priority = outer.map { $0.tpid == config.vlanProtocol } ?? false
+            out.vlan = pvid
+            out.tagging = priority ? .priorityTagged : .untagged
+            out.tag = UInt32(config.vlanProtocol) << 16 | UInt32((priority ? outer!.tci & 0xF000 : 0) | pvid)
+        }
+        let egress: [Int]
+        switch action {
+        case .forward(let q): egress = [q]
+        case .flood(let mask): egress = (0..<config.ports.count).filter { mask.contains($0) }
+        case .drop: egress = []
+        }
+        out.untagged = PortMask(egress.filter { config.ports[$0].untaggedVLANs.contains(out.vlan) })
+        return out
+    }
+
+    private func isDrop(_ a: Verdict.Action) -> Bool { if case .drop = a { true } else { false } }
+    private func be16(_ b: [UInt8], _ o: Int) -> UInt16 { UInt16(b[o]) << 8 | UInt16(b[o + 1]) }
+
+    mutating func decideAction(_ bytes: [UInt8], port: Int, now: UInt64) -> Verdict.Action {
         guard port >= 0 && port < config.ports.count else { return .drop(.unknownPort) }
         let p = config.ports[port]
         guard p.state == .forwarding else { return .drop(.portDisabled) }
@@ -152,8 +213,22 @@ struct ReferenceBridge {
             let f = randomFrame(&rng, stations: stations)
             let port = Int.random(in: -1...config.ports.count, using: &rng)
             let expected = model.decide(f, port: port, now: now)
-            let got = decide(engine, f, port: port, now: now).action
+            let verdict = decide(engine, f, port: port, now: now)
+            let got = ReferenceBridge.Outcome(verdict)
             #expect(got == expected, "seed \(seed) step \(step): frame \(f.prefix(22)) on port \(port)")
+            // The egress encoding each port gets follows from the tagging and the untagged mask.
+            if got == expected, case .flood(let mask) = got.action {
+                for q in 0..<config.ports.count where mask.contains(q) {
+                    let untagged = got.untagged.contains(q)
+                    let want: EgressEncoding = switch got.tagging {
+                    case .unchanged: .asIs
+                    case .tagged: untagged ? .stripOuterTag : .asIs
+                    case .untagged: untagged ? .asIs : .insertTag(got.tag)
+                    case .priorityTagged: untagged ? .stripOuterTag : .replaceOuterTag(got.tag)
+                    }
+                    #expect(verdict.encoding(forPort: q) == want, "seed \(seed) step \(step): port \(q)")
+                }
+            }
             if got != expected { return }
         }
         // Both tables hold the same stations.

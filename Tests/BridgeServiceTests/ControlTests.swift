@@ -236,7 +236,28 @@ struct ControlServerTests {
         #expect(try ControlClient.send(.stats, bridge: "br0", runDirectory: dir.run, timeout: .seconds(5)).ok)
     }
 
-    @Test("a silent client is cut off at the deadline while others are served")
+    @Test("a silent client does not hold up others: they are served while it is still connected")
+    func silentClientDoesNotBlock() throws {
+        let dir = TempDir()
+        let fake = FakeBridge()
+        // A deadline no machine reaches in this test: while it runs the silent client is
+        // still pending, so serving another client proves it was not held up (no clock read).
+        let server = try ControlServer(
+            bridge: "br0", runDirectory: dir.run, limits: .init(requestDeadline: .seconds(3600)), handler: fake.handler)
+        defer { server.stop() }
+        let silent = try rawConnect(server.socketPath)
+        defer { close(silent) }
+        rawWrite(silent, Array(#"{"version":1,"#.utf8))  // starts, never finishes
+
+        let r = try ControlClient.send(.linkShow, bridge: "br0", runDirectory: dir.run, timeout: .seconds(60))
+        #expect(r.ok)
+        // ... and the silent one is still connected, unanswered.
+        var p = pollfd(fd: silent, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&p, 1, 0) == 0, "the silent client was answered or cut off: revents \(p.revents)")
+        #expect(fake.seen.withLock { $0 } == [.linkShow])
+    }
+
+    @Test("a silent client is cut off at its deadline, with a message saying why")
     func silentClient() throws {
         let dir = TempDir()
         let fake = FakeBridge()
@@ -251,39 +272,60 @@ struct ControlServerTests {
         defer { close(silent) }
         rawWrite(silent, Array(#"{"version":1,"#.utf8))  // starts, never finishes
 
-        // Served at once, well before the silent client's deadline.
-        let served = try clock.measure {
-            let r = try ControlClient.send(.linkShow, bridge: "br0", runDirectory: dir.run, timeout: .seconds(5))
-            #expect(r.ok)
-        }
-        #expect(served < .milliseconds(1500))
-
-        let (answer, eof) = rawReadAll(silent, limit: .seconds(10))
+        // Never before the deadline (the server's clock starts at accept, after silentStart);
+        // how long after it depends on the machine's load: bounded only by a generous read.
+        let (answer, eof) = rawReadAll(silent, limit: .seconds(60))
         let cutOff = clock.now - silentStart
         #expect(eof)
         #expect(cutOff >= deadline - .milliseconds(100))
-        #expect(cutOff < deadline + .seconds(3))
         let response = try ControlProtocol.decodeResponse(Array(answer.dropLast()))
         #expect(response == .failure("no complete request within 2 s"))
+        #expect(fake.seen.withLock { $0.isEmpty })
     }
 
-    @Test("many concurrent clients, more than the connection limit, are all served")
-    func concurrentClients() async throws {
+    @Test("more concurrent clients than the connection limit are all served")
+    func concurrentClients() throws {
         let dir = TempDir()
         let fake = FakeBridge()
         let server = try ControlServer(
             bridge: "br0", runDirectory: dir.run, limits: .init(maxConnections: 3), handler: fake.handler)
         defer { server.stop() }
-        let run = dir.run
-        let ok = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for _ in 0..<24 {
-                group.addTask {
-                    try ControlClient.send(.fdbShow, bridge: "br0", runDirectory: run, timeout: .seconds(10)).ok
-                }
-            }
-            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        // 24 connections, each with its whole request written, before any answer is read: the
+        // server holds 3 at a time and must take the rest from its backlog (64) as slots
+        // free up. Opened from this one thread, so the concurrency does not depend on how
+        // many threads the machine gives the test.
+        let request = try ControlProtocol.requestLine(.fdbShow)
+        var clients: [Int32] = []
+        defer { for fd in clients { close(fd) } }
+        for _ in 0..<24 {
+            let fd = try rawConnect(server.socketPath)
+            clients.append(fd)
+            rawWrite(fd, request)
         }
-        #expect(ok == 24)
+        var answers: [ControlResponse] = []
+        for fd in clients {
+            let (answer, eof) = rawReadAll(fd, limit: .seconds(60))
+            #expect(eof && answer.last == UInt8(ascii: "\n"))
+            answers.append(try ControlProtocol.decodeResponse(Array(answer.dropLast())))
+        }
+        #expect(answers.count == 24 && answers.allSatisfy { $0 == .success(.fdb(FakeBridge.fdbRows)) }, "\(answers)")
+        #expect(fake.seen.withLock { $0.count } == 24)
+        // The client library, from 24 threads at once, is served too.
+        let run = dir.run
+        final class Results: Sendable { let ok = Mutex(0) }
+        let results = Results()
+        let group = DispatchGroup()
+        for _ in 0..<24 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                if (try? ControlClient.send(.fdbShow, bridge: "br0", runDirectory: run, timeout: .seconds(60)).ok) == true {
+                    results.ok.withLock { $0 += 1 }
+                }
+            }.start()
+        }
+        #expect(group.wait(timeout: .now() + 120) == .success)
+        #expect(results.ok.withLock { $0 } == 24)
     }
 
     @Test("a response far larger than the socket buffer arrives whole")

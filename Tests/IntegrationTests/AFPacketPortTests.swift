@@ -26,7 +26,7 @@ struct AFPacketPortTests {
         #expect(throws: PacketIOError.noSuchInterface("x")) { _ = try Interface.mtu(of: "x") }
     }
 
-    @Test("a port opened through a setns thread lives in the lab namespace", .privileged, .timeLimit(.minutes(1)))
+    @Test("a port opened through a setns thread lives in the lab namespace", .privileged, .timeLimit(.minutes(3)))
     func portInNamespace() throws {
         let topo = try BridgeLab()
         let ports = try topo.openBridgePorts()
@@ -94,7 +94,7 @@ struct AFPacketPortTests {
         #expect(g3.slotCount == 0 && g3.length == c.blockSize * c.blockCount && !g3.queuesLargeFrames)
     }
 
-    @Test("ping crosses the bridge", .privileged, .timeLimit(.minutes(1)), arguments: versions)
+    @Test("ping crosses the bridge", .privileged, .timeLimit(.minutes(3)), arguments: versions)
     func ping(version: AFPacketPort.RingVersion) throws {
         let topo = try BridgeLab()
         let ports = try topo.openBridgePorts(Self.configuration(version))
@@ -105,21 +105,21 @@ struct AFPacketPortTests {
         print("ping through AFPacketPort forwarder (\(ports[0].ringGeometry)): \(r)")
         if version == .v2 {
             // Per-frame hand-over: no block timeout in the path (V3 waits >= 1 ms at this rate).
-            #expect(r.average < 1.0, "\(r)")
+            TimingBounds.expect(r.average < 1.0, "V2 ping RTT average \(r.average) ms (bound 1 ms)")
         }
         loop.stop()
         print("bridge ports: \(ports.map { "\($0.name): \($0.statistics())" })")
         #expect(ports.allSatisfy { $0.statistics().kernelDrops == 0 })
     }
 
-    @Test("802.1Q and 802.1ad tags arrive intact", .privileged, .timeLimit(.minutes(1)), arguments: versions)
+    @Test("802.1Q and 802.1ad tags arrive intact", .privileged, .timeLimit(.minutes(3)), arguments: versions)
     func vlanTags(version: AFPacketPort.RingVersion) throws {
         let stats = try Self.crossWithTags(bridge: Self.configuration(version), payloadPadding: 0)
         #expect(stats.vlanTagsReinserted == 4 && stats.receivedQueued == 0, "\(stats)")
     }
 
     @Test("frames larger than a V2 slot come through the socket queue, tags and bytes intact", .privileged,
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func largeFramesThroughQueue() throws {
         var c = AFPacketPort.Configuration()
         c.frameSize = 256  // every frame below is larger than its slot
@@ -161,16 +161,17 @@ struct AFPacketPortTests {
         return ports[0].statistics()
     }
 
-    @Test("TCP with default veth offloads: 1 GiB, no checksum errors", .privileged, .timeLimit(.minutes(2)),
+    @Test("TCP with default veth offloads: 1 GiB, no checksum errors", .privileged, .timeLimit(.minutes(4)),
           arguments: versions)
     func tcpWithOffloads(version: AFPacketPort.RingVersion) throws {
         let topo = try BridgeLab()
         let features = try topo.lab.mustRun(["ethtool", "-k", topo.h1If], in: topo.h1).standardOutput
         #expect(features.contains("tcp-segmentation-offload: on"))
         let ports = try topo.openBridgePorts(Self.configuration(version))
-        let loop = try topo.startForwarding(ports, maxDuration: .seconds(90))
+        let loop = try topo.startForwarding(ports, maxDuration: .seconds(200))
         defer { loop.stop() }
         let r = try Measure.tcp(topo, amount: ["-n", "1G"], port: 5201)
+        #expect(r.status == 0, "\(r.output.prefix(2000))")
         #expect(r.sentBytes >= 1024 * 1024 * 1024, "\(r.output.prefix(2000))")
         #expect(r.receivedBytes >= 1000 * 1000 * 1000)
         #expect(r.checksumErrors == 0)
@@ -184,7 +185,7 @@ struct AFPacketPortTests {
         if version == .v2 { #expect(stats[0].receivedQueued > 1000, "\(stats[0])") }
     }
 
-    @Test("a frame over the egress MTU without GSO metadata is counted, not sent", .privileged, .timeLimit(.minutes(1)))
+    @Test("a frame over the egress MTU without GSO metadata is counted, not sent", .privileged, .timeLimit(.minutes(3)))
     func oversizeDropped() throws {
         let topo = try BridgeLab()
         // A MemoryPort feeds the Forwarder; the AFPacketPort on b0 sends towards h1's interface.
@@ -357,7 +358,7 @@ enum Measure {
     static func ping(_ topo: BridgeLab, count: Int) throws -> PingResult {
         let r = try topo.lab.run(
             ["ping", "-c", "\(count)", "-i", "0.01", "-W", "1", "-n", BridgeLab.h2Address], in: topo.h1,
-            timeout: .seconds(Int64(count / 100 + 10)))
+            timeout: .seconds(Int64(count / 100 + 30)))
         var result = PingResult(output: r.standardOutput + r.standardError)
         var times: [Double] = []
         var slow: [(Int, Double)] = []
@@ -389,6 +390,8 @@ enum Measure {
     struct TCPResult: CustomStringConvertible {
         var sentBytes = 0.0, receivedBytes = 0.0, bitsPerSecond = 0.0
         var retransmits = -1, checksumErrors = -1
+        /// iperf3's exit status.
+        var status: Int32 = -1
         var output = ""
         var description: String {
             String(format: "%.0f bytes at %.2f Gbit/s, %d retransmits, TcpInCsumErrors +%d", sentBytes, bitsPerSecond / 1e9,
@@ -400,20 +403,14 @@ enum Measure {
     /// the rise of h2's TcpInCsumErrors.
     static func tcp(_ topo: BridgeLab, amount: [String], port: UInt16) throws -> TCPResult {
         let errorsBefore = try TestFrames.tcpInCsumErrors(topo.lab, topo.h2)
-        let server = try topo.lab.spawn(["iperf3", "-s", "-B", BridgeLab.h2Address, "-p", "\(port)"], in: topo.h2)
+        // The client starts once the server listens (it refuses the connection otherwise).
+        let server = try topo.lab.startIperf3Server(address: BridgeLab.h2Address, port: Int(port), in: topo.h2)
         defer { if server.isRunning { server.terminate() } }
-        var result: CommandResult? = nil
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {  // the server needs a moment to listen
-            let r = try topo.lab.run(
-                ["iperf3", "-c", BridgeLab.h2Address, "-p", "\(port)", "-J", "--connect-timeout", "2000"] + amount,
-                in: topo.h1, timeout: .seconds(60))
-            result = r
-            if r.status == 0 || !r.standardOutput.contains("Connection refused") { break }
-            usleep(100_000)
-        }
+        let r = try topo.lab.run(
+            ["iperf3", "-c", BridgeLab.h2Address, "-p", "\(port)", "-J", "--connect-timeout", "10000"] + amount,
+            in: topo.h1, timeout: .seconds(100))
         var t = TCPResult()
-        guard let r = result else { return t }
+        t.status = r.status
         t.output = r.standardOutput + r.standardError
         let json = try? JSONSerialization.jsonObject(with: Data(r.standardOutput.utf8)) as? [String: Any]
         let end = json?["end"] as? [String: Any]

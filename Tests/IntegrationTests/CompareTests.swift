@@ -1,6 +1,7 @@
 // End to end: a short kernel-vs-swbridge comparison on a real lab; its JSON must hold every
 // figure for both bridges.
 import BenchKit
+import BridgeControl
 import Foundation
 import LabKit
 import Testing
@@ -122,7 +123,13 @@ import Testing
         }
         let lab = try #require(prefix, "the bench names its lab")
         #expect(created.count >= 3, "the bench built its lab: \(created)")
-        usleep(1_500_000)
+        // Its bridge runs once the bridge's control socket answers (BenchKit names the bridge
+        // after the lab: prefix + "b").
+        let bridgeRuns = waitUntil(timeout: .seconds(60), interval: .milliseconds(50)) {
+            guard bench.isRunning else { return true }
+            return (try? ControlClient.send(.stats, bridge: lab + "b", timeout: .seconds(5)).ok) == true
+        }
+        #expect(bridgeRuns && bench.isRunning, "the bench's bridge never answered")
         bench.terminate()
         #expect(bench.wait(timeout: .seconds(20)), "the bench exits after SIGTERM")
         #expect(bench.terminationStatus == 128 + SIGTERM)

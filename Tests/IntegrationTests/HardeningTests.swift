@@ -121,7 +121,7 @@ struct HardeningTests {
     // MARK: - MAC flooding
 
     @Test("MAC flooding: 1,000,000 random source MACs; RSS bounded, CPU bounded, learned stations keep their entries and are not flooded",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(3)))
     func macFlooding() throws {
         try withSwbridgeLab(hosts: 3) { topo in
             let bridge = try topo.start()
@@ -136,7 +136,13 @@ struct HardeningTests {
             }
             let warmPing = try topo.ping(from: 0, to: 1, count: 5, interval: "0.05")
             #expect(warmPing.allAnswered, "\(warmPing.output)")
-            usleep(300_000)
+            // The warm-up has drained once the attacker's port stops counting frames.
+            var warmRx = -1
+            try waitUntil(timeout: .seconds(30), interval: .milliseconds(100)) {
+                let rx = try portRow(bridge, topo, topo.ports[2])["rxFrames"] ?? 0
+                defer { warmRx = rx }
+                return rx == warmRx
+            }
             let macs = try (0..<3).map { try topo.hostMAC($0) }
             let rssBefore = try #require(probe.rssKiB)
             let statsBefore = try #require(try bridge.json(["stats"], lab: topo.lab) as? [String: Any])
@@ -280,7 +286,7 @@ struct HardeningTests {
             // Time until h3 reaches h1 again after the last "up".
             let upAt = ContinuousClock.now
             var recovered: Duration?
-            while recovered == nil && ContinuousClock.now - upAt < .seconds(10) {
+            while recovered == nil && ContinuousClock.now - upAt < .seconds(30) {
                 if try topo.ping(from: 2, to: 0, count: 1, interval: "0.2").allAnswered { recovered = ContinuousClock.now - upAt }
             }
             let rssAfter = try #require(probe.rssKiB, "swbridge is gone: \(bridge.standardError)")
@@ -290,7 +296,7 @@ struct HardeningTests {
             let lost = ping.transmitted - ping.received
             #expect(lost * 100 <= ping.transmitted, "pings h1 -> h2 during flapping: \(ping.output)")
             #expect(abs(rssAfter - rssBefore) < 4 * 1024, "RSS \(rssBefore) -> \(rssAfter) KiB")
-            let r = try #require(recovered, "h3 could not reach h1 10 s after the port came up for good")
+            let r = try #require(recovered, "h3 could not reach h1 30 s after the port came up for good")
             let links = try #require(try bridge.json(["link", "show"], lab: topo.lab) as? [[String: Any]])
             #expect(links.allSatisfy { $0["attached"] as? Bool == true }, "\(links)")
             HardeningKnobs.report(String(format:
@@ -303,7 +309,7 @@ struct HardeningTests {
     // MARK: - Port faults
 
     @Test("port faults: veth deleted and re-created, renamed and renamed back, MTU lowered and raised; the bridge survives each",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(3)))
     func portFaults() throws {
         try withSwbridgeLab(hosts: 3) { topo in
             let bridge = try topo.start()
@@ -312,11 +318,11 @@ struct HardeningTests {
             let rssBefore = probe.rssKiB ?? 0
             let p3 = topo.ports[2]
 
-            /// h1 <-> h2 still fine, and the time until h3 reaches h1 again (nil: not within 10 s).
+            /// h1 <-> h2 still fine, and the time until h3 reaches h1 again (nil: not within 30 s).
             func recovery(_ what: String, size: Int = 56) throws -> Duration? {
                 let t = ContinuousClock.now
                 var ok: Duration?
-                while ok == nil && ContinuousClock.now - t < .seconds(10) {
+                while ok == nil && ContinuousClock.now - t < .seconds(30) {
                     let r = try topo.run(host: 2, ["ping", "-n", "-c", "1", "-W", "1", "-s", "\(size)", "-M", "do", SwbridgeLab.address(0)])
                     if r.status == 0 { ok = ContinuousClock.now - t } else { usleep(50_000) }
                 }
@@ -327,9 +333,16 @@ struct HardeningTests {
             }
             var report: [String] = []
 
-            // 1. Delete and re-create the veth.
+            /// Whether link show (JSON) reports port `name` attached.
+            func attached(_ name: String) throws -> Bool? {
+                let links = try #require(try bridge.json(["link", "show"], lab: topo.lab) as? [[String: Any]])
+                return links.first { $0["name"] as? String == name }?["attached"] as? Bool
+            }
+
+            // 1. Delete and re-create the veth; re-created once the bridge has seen it gone.
             try topo.lab.mustRun(["ip", "link", "del", p3], in: topo.br)
-            usleep(300_000)
+            #expect(try waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) { try attached(p3) == false },
+                    "the bridge never marked \(p3) absent")
             #expect(bridge.isRunning)
             try topo.connect(2)
             let recreated = try recovery("veth re-created")
@@ -341,14 +354,24 @@ struct HardeningTests {
             try topo.lab.mustRun(["ip", "link", "set", p3, "down"], in: topo.br)
             try topo.lab.mustRun(["ip", "link", "set", p3, "name", renamed], in: topo.br)
             try topo.lab.mustRun(["ip", "link", "set", renamed, "up"], in: topo.br)
-            usleep(500_000)
+            // The socket is bound to the interface index, so the port follows the rename, and
+            // link show describes the interface under its new name: wait until it says so.
+            var linkRenamed = ""
+            try waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) {
+                linkRenamed = try bridge.mustControl(["link", "show"], lab: topo.lab)
+                return linkRenamed.contains("\(p3) (now \(renamed)): <UP")
+            }
+            #expect(linkRenamed.contains("\(p3) (now \(renamed)): <UP"), "\(linkRenamed)")
             let whileRenamed = try topo.ping(from: 0, to: 1, count: 3, interval: "0.05")
             #expect(whileRenamed.allAnswered, "h1 -> h2 while p3 is renamed: \(whileRenamed.output)")
-            let linkRenamed = try bridge.mustControl(["link", "show"], lab: topo.lab)
-            // The socket is bound to the interface index, so the port follows the rename, and
-            // link show describes the interface under its new name.
-            #expect(linkRenamed.contains("\(p3) (now \(renamed)): <UP"), "\(linkRenamed)")
-            let h3WhileRenamed = try topo.ping(from: 2, to: 0, count: 3, interval: "0.05")
+            // h3 keeps its port under the new name: it reaches h1 (its carrier may take a
+            // moment to come back after the up, hence a few tries).
+            var h3WhileRenamed = PingSummary("")
+            try waitUntil(timeout: .seconds(30)) {
+                h3WhileRenamed = try topo.ping(from: 2, to: 0, count: 3, interval: "0.05")
+                return h3WhileRenamed.allAnswered
+            }
+            #expect(h3WhileRenamed.allAnswered, "h3 -> h1 while p3 is renamed: \(h3WhileRenamed.output)")
             #expect(bridge.isRunning)
             try topo.lab.mustRun(["ip", "link", "set", renamed, "down"], in: topo.br)
             try topo.lab.mustRun(["ip", "link", "set", renamed, "name", p3], in: topo.br)
@@ -381,7 +404,13 @@ struct HardeningTests {
                                  jumbo.map { String(format: "after %.3f s", seconds($0)) } ?? "never (dropped as oversize)"))
             let rssAfter = probe.rssKiB ?? 0
             #expect(bridge.isRunning)
-            _ = stats
+            // Every fault above is survived in the counters too: all three ports listed (p3
+            // under its own name again), each passing frames both ways, no ring drops.
+            let portRows = try #require(stats["ports"] as? [[String: Any]], "\(stats)")
+            #expect(portRows.compactMap { $0["name"] as? String } == topo.ports, "\(portRows)")
+            func count(_ row: [String: Any], _ key: String) -> Int { (row[key] as? NSNumber)?.intValue ?? -1 }
+            #expect(portRows.allSatisfy { count($0, "rxFrames") > 0 && count($0, "txFrames") > 0 }, "\(portRows)")
+            #expect(portRows.allSatisfy { count($0, "ringDrops") == 0 }, "\(portRows)")
             HardeningKnobs.report("port faults: " + report.joined(separator: "; ") + "; RSS \(rssBefore) -> \(rssAfter) KiB")
         }
     }
@@ -389,7 +418,7 @@ struct HardeningTests {
     // MARK: - Shutdown under load
 
     @Test("SIGTERM at full rate: exits within 1 s, per port rx = forwarded + flooded + dropped exactly, nothing left behind",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func shutdownUnderLoad() throws {
         try withSwbridgeLab(hosts: 2) { topo in
             let bridge = try topo.start()
@@ -404,21 +433,34 @@ struct HardeningTests {
                 b.storeBytes(of: UInt16(0x88B5).bigEndian, toByteOffset: 12, as: UInt16.self)
             }
             #expect(receiver.send([learn]) == 1)
-            usleep(200_000)
+            let learned = try waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) {
+                try bridge.mustControl(["fdb", "show"], lab: topo.lab).contains("\(h2) dev \(topo.ports[1])")
+            }
+            #expect(learned, "h2's station was never learned")
 
-            final class Box: @unchecked Sendable { var report: RawFrameSender.Report? }
+            final class Box: @unchecked Sendable {
+                var report: RawFrameSender.Report?
+                let stop = Atomic<Bool>(false)
+            }
             let box = Box()
+            defer { box.stop.store(true, ordering: .relaxed) }
             let finished = DispatchSemaphore(value: 0)
             Thread {
-                box.report = sender.send(count: 50_000_000, destination: h2, deadline: .seconds(4)) { _ in h1 }
+                box.report = sender.send(count: 50_000_000, destination: h2, deadline: .seconds(60),
+                                         stop: { box.stop.load(ordering: .relaxed) }) { _ in h1 }
                 finished.signal()
             }.start()
-            usleep(1_000_000)
-            let before = try portRow(bridge, topo, topo.ports[0])
-            let took = bridge.signalAndWait(SIGTERM, timeout: .seconds(5))
-            #expect(finished.wait(timeout: .now() + 10) == .success)
-            let t = try #require(took, "swbridge still running 5 s after SIGTERM")
-            #expect(t <= .seconds(1), "exit took \(t)")
+            // Under load: the SIGTERM comes once the bridge has forwarded 20,000 of them.
+            var before: [String: Int] = [:]
+            try waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) {
+                before = try portRow(bridge, topo, topo.ports[0])
+                return before["forwarded"] ?? 0 >= 20_000
+            }
+            let took = bridge.signalAndWait(SIGTERM, timeout: .seconds(30))
+            box.stop.store(true, ordering: .relaxed)
+            #expect(finished.wait(timeout: .now() + 60) == .success)
+            let t = try #require(took, "swbridge still running 30 s after SIGTERM")
+            TimingBounds.expect(t, atMost: .seconds(1), "exit after SIGTERM at full rate")
             #expect(!bridge.process.wasSignalled && bridge.process.terminationStatus == 0,
                     "status \(bridge.process.terminationStatus): \(bridge.standardError)")
             let final = try #require(FinalStats(bridge.standardOutput), "final statistics: \(bridge.standardOutput)")
@@ -444,7 +486,7 @@ struct HardeningTests {
     // MARK: - Control socket abuse
 
     @Test("control socket abuse (slow, garbage, oversized, non-UTF-8 requests) does not disturb forwarding",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func controlSocketAbuse() throws {
         try withSwbridgeLab(hosts: 2) { topo in
             let bridge = try topo.start()
@@ -517,7 +559,7 @@ struct HardeningTests {
     // MARK: - Oversize frames and bad virtio_net_hdr at transmit
 
     @Test("transmit: an oversize frame without GSO is dropped and counted; bad virtio_net_hdr values are refused (by the kernel) without harm",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func badVnetHeaders() throws {
         let lab = try Lab()
         defer { lab.teardown() }
@@ -564,18 +606,23 @@ struct HardeningTests {
                 }
             }
             let after = port.statistics()
-            let arrived = peer.receive(within: .milliseconds(200)) { $0.contains { $0.marker == c.name } }
+            // veth delivers at send time: a frame the port sent is there at once (20 s is a
+            // bound for a loaded machine); a refused one gets a short look for strays.
+            let arrived = peer.receive(within: accepted > 0 ? .seconds(20) : .milliseconds(200)) { $0.contains { $0.marker == c.name } }
                 .filter { $0.marker == c.name }
             let outcome = "\(c.name): accepted \(accepted), oversize +\(after.transmitDroppedOversize - before.transmitDroppedOversize), errors +\(after.transmitErrors - before.transmitErrors) (errno \(after.lastTransmitErrno)), arrived \(arrived.count) (\(arrived.map(\.bytes.count)))"
             outcomes.append(outcome)
             switch c.name {
             case "plain-1514", "plain-after":
-                #expect(accepted == 1 && arrived.count == 1, "\(outcome)")
+                #expect(accepted == 1 && arrived.count == 1 && arrived.first?.bytes == bytes, "\(outcome)")
             case "oversize-2000-no-gso", "oversize-9000-no-gso":
                 #expect(accepted == 0 && after.transmitDroppedOversize == before.transmitDroppedOversize + 1 && arrived.isEmpty, "\(outcome)")
             default:
-                // Refused somewhere (port or kernel), or delivered intact: never a corrupted frame.
-                #expect(arrived.allSatisfy { $0.bytes.count == c.length }, "\(outcome)")
+                // Refused (by the port or the kernel) and counted as a transmit error, or sent
+                // and delivered once, intact: never lost without a count, never corrupted.
+                let refused = accepted == 0 && after.transmitErrors == before.transmitErrors + 1 && arrived.isEmpty
+                let delivered = accepted == 1 && arrived.count == 1 && arrived[0].bytes == bytes
+                #expect(refused || delivered, "\(outcome)")
             }
         }
         HardeningKnobs.report("transmit with bad vnet headers: " + outcomes.joined(separator: "; "))

@@ -20,7 +20,7 @@ struct PcapPortTests {
         #expect(PcapError.noSuchInterface("swbnosuch0").description == "no such interface 'swbnosuch0'")
     }
 
-    @Test("ping crosses a bridge whose ports are PcapPorts", .privileged, .timeLimit(.minutes(1)))
+    @Test("ping crosses a bridge whose ports are PcapPorts", .privileged, .timeLimit(.minutes(3)))
     func ping() throws {
         let topo = try BridgeLab()
         let ports = try topo.lab.withNetworkNamespace(topo.br) { try topo.brIf.map { try PcapPort(interface: $0) } }
@@ -35,7 +35,7 @@ struct PcapPortTests {
         #expect(stats.allSatisfy { $0.received >= 100 && $0.transmitted >= 100 && $0.transmitErrors == 0 })
     }
 
-    @Test("a mirror of a port under ping holds the ICMP frames, VLAN tags included", .privileged, .timeLimit(.minutes(1)))
+    @Test("a mirror of a port under ping holds the ICMP frames, VLAN tags included", .privileged, .timeLimit(.minutes(3)))
     func mirror() throws {
         let topo = try BridgeLab()
         let dir = NSTemporaryDirectory() + "swb-mirror-\(topo.lab.prefix)"
@@ -56,12 +56,19 @@ struct PcapPortTests {
         var plain = AFPacketPort.Configuration()
         plain.vnetHeader = false
         let sender = try topo.lab.withNetworkNamespace(topo.h1) { try AFPacketPort(interface: topo.h1If, configuration: plain) }
+        let receiver = try topo.lab.withNetworkNamespace(topo.h2) { try AFPacketPort(interface: topo.h2If, configuration: plain) }
         let tagged: [[UInt8]] = [
             TestFrames.make(tags: [(0x8100, 0x2064)], etherType: 0x0800, payload: 46, seed: 1),
             TestFrames.make(tags: [(0x88A8, 0x00C8)], etherType: 0x0800, payload: 46, seed: 2),
         ]
         #expect(tagged.withEgressFrames { sender.transmit($0) } == 2)
-        usleep(300_000)
+        // Both crossed the bridge (so both were offered to the mirrors) before it stops.
+        var crossed: [[UInt8]] = []
+        waitUntil(timeout: .seconds(20), interval: .milliseconds(1)) {
+            crossed += TestFrames.collect(from: receiver, count: 1, within: .milliseconds(50)).filter { tagged.contains($0) }
+            return crossed.count >= tagged.count
+        }
+        #expect(crossed == tagged, "tagged frames at h2: \(crossed.count)")
         loop.stop()
         inbound.close()
         outbound.close()
@@ -91,7 +98,7 @@ struct PcapPortTests {
 }
 
 extension PcapPortTests {
-    @Test("a capture taken by tcpdump in a lab namespace reads and replays", .privileged, .timeLimit(.minutes(1)))
+    @Test("a capture taken by tcpdump in a lab namespace reads and replays", .privileged, .timeLimit(.minutes(3)))
     func tcpdumpCapture() throws {
         let topo = try BridgeLab()
         let dir = NSTemporaryDirectory() + "swb-tcpdump-\(topo.lab.prefix)"
@@ -102,13 +109,13 @@ extension PcapPortTests {
         defer { loop.stop() }
         // -Z root: tcpdump would otherwise drop to its own user and fail to write here.
         let file = dir + "/h2.pcap"
-        let capture = try topo.lab.spawn(["tcpdump", "-i", topo.h2If, "-w", file, "-U", "-Z", "root", "-c", "10"], in: topo.h2)
-        usleep(500_000)
+        let capture = try LoggedProcess(["tcpdump", "-i", topo.h2If, "-w", file, "-U", "-Z", "root", "-c", "10"], in: topo.h2)
+        // tcpdump says "listening on" once its socket is open: frames from then on are seen.
+        try capture.waitForOutput("listening on")
         let r = try Measure.ping(topo, count: 10)
         #expect(r.loss == 0, "\(r.output)")
-        let deadline = ContinuousClock.now + .seconds(10)
-        while capture.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
-        #expect(!capture.isRunning, "tcpdump did not see 10 frames")
+        #expect(capture.process.wait(timeout: .seconds(60)), "tcpdump did not see 10 frames: \(capture.standardError)")
+        #expect(capture.process.terminationStatus == 0, "\(capture.standardError)")
         loop.stop()
         let records = try PcapReader(path: file).readAll()
         #expect(records.count == 10)

@@ -97,8 +97,9 @@ final class RawFrameSender: @unchecked Sendable {
     }
 
     /// Sends `count` frames to `destination`, source from `source(k)` for frame k, within
-    /// `deadline`. EtherType 0x88B5, payload "SWBF".
-    func send(count: Int, destination: MACAddress, deadline: Duration, source: (Int) -> MACAddress) -> Report {
+    /// `deadline`, or until `stop` says so (asked between batches). EtherType 0x88B5, payload "SWBF".
+    func send(count: Int, destination: MACAddress, deadline: Duration, stop: () -> Bool = { false },
+              source: (Int) -> MACAddress) -> Report {
         for i in 0..<batch {
             let f = UnsafeMutableRawBufferPointer(start: buffer + i * 64, count: Self.frameLength)
             destination.write(to: f, offset: 0)
@@ -109,7 +110,7 @@ final class RawFrameSender: @unchecked Sendable {
         let start = ContinuousClock.now
         let end = start + deadline
         var k = 0
-        while k < count && ContinuousClock.now < end {
+        while k < count && ContinuousClock.now < end && !stop() {
             let n = min(batch, count - k)
             for i in 0..<n {
                 let f = UnsafeMutableRawBufferPointer(start: buffer + i * 64, count: Self.frameLength)

@@ -15,6 +15,7 @@
 // namespace, to send crafted frames and read what arrives, VLAN tag included: the kernel
 // strips the outer tag on receive and reports it in PACKET_AUXDATA; `receive` puts it back.
 
+import BridgeControl
 import Foundation
 import LabKit
 
@@ -68,11 +69,12 @@ final class SwbridgeProcess: @unchecked Sendable {
     static let runDirectory = "/run/swbridge"
 
     /// Starts `swbridge run --name NAME <arguments>` in `namespace` and waits (at most
-    /// `startTimeout`) for its control socket. Throws with its stderr if it exits first.
+    /// `startTimeout`) until its control socket answers `stats`. Throws with its stderr if it
+    /// exits first.
     /// `blockedSignals`: the signal mask swbridge starts with. Empty (as from a shell) unless a
     /// test asks otherwise.
     init(binary: String, name: String, namespace: String, arguments: [String], blockedSignals: [Int32] = [],
-         startTimeout: Duration = .seconds(10)) throws {
+         startTimeout: Duration = .seconds(60)) throws {
         self.binary = binary
         self.name = name
         self.namespace = namespace
@@ -91,16 +93,28 @@ final class SwbridgeProcess: @unchecked Sendable {
         }
         process = try ChildProcess(["ip", "netns", "exec", namespace, binary, "run", "--name", name] + arguments,
                                    standardOutput: out, standardError: err, blockedSignals: blockedSignals)
+        // Ready when the control socket answers a request, not when its file appears: the
+        // file exists from bind(), before listen() and before the forwarding workers run.
         let deadline = ContinuousClock.now + startTimeout
-        while !FileManager.default.fileExists(atPath: socketPath) {
+        var lastError = "no answer yet"
+        while true {
             guard process.isRunning else {
-                throw HarnessError("swbridge run exited with status \(process.terminationStatus) before its socket appeared: \(standardError)")
+                throw HarnessError("swbridge run exited with status \(process.terminationStatus) before its control socket answered: \(standardError)")
+            }
+            if FileManager.default.fileExists(atPath: socketPath) {
+                do {
+                    let answer = try ControlClient.send(.stats, bridge: name, runDirectory: Self.runDirectory, timeout: .seconds(5))
+                    if answer.ok { break }
+                    lastError = "\(answer)"
+                } catch {
+                    lastError = "\(error)"
+                }
             }
             guard ContinuousClock.now < deadline else {
                 kill()
-                throw HarnessError("swbridge run did not create \(socketPath) within \(startTimeout): \(standardError)")
+                throw HarnessError("swbridge run's control socket \(socketPath) did not answer `stats` within \(startTimeout) (\(lastError)): \(standardError)")
             }
-            usleep(20_000)
+            usleep(20_000)  // a poll interval
         }
     }
 
@@ -145,7 +159,7 @@ final class SwbridgeProcess: @unchecked Sendable {
 
     /// A control command (`fdb show`, `stats --json`, ...) for this bridge, run in the bridge
     /// namespace with `--name NAME` inserted after the subcommand words.
-    func control(_ words: [String], lab: Lab, timeout: Duration = .seconds(10)) throws -> CommandResult {
+    func control(_ words: [String], lab: Lab, timeout: Duration = .seconds(30)) throws -> CommandResult {
         // `--name` right after the subcommand: positional words (MAC, dev PORT) follow it.
         let split = words.firstIndex { !["fdb", "link", "stats", "show", "add", "del", "flush", "capture"].contains($0) } ?? words.count
         let args = Array(words[..<split]) + ["--name", name] + Array(words[split...])
