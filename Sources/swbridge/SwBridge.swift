@@ -7,6 +7,7 @@ struct SwBridge: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swbridge",
         abstract: "A Linux Ethernet bridge in user space.",
+        version: swbridgeVersion,
         subcommands: [Run.self, FDB.self, Link.self, Stats.self, Capture.self, Bench.self, Replay.self]
     )
 }
