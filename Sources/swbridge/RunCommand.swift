@@ -80,8 +80,30 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: .hidden)
     var runDir: String = ControlServer.defaultRunDirectory
 
+    /// Every argument is checked here, after parsing and before `run` touches anything (no port
+    /// opened, no socket, no capability dropped): a mistake is a usage error, exit code 64.
+    func validate() throws {
+        _ = try options()
+        _ = try logLevelValue()
+    }
+
+    /// The parsed `--log-level`.
+    func logLevelValue() throws -> Logger.Level {
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        return level
+    }
+
+    /// The bridge's options from the arguments; throws `ValidationError` for any invalid one.
+    /// Pure checks only (it reads the file system for mirror directories, writes nothing).
     func options() throws -> BridgeOptions {
         var o = BridgeOptions()
+        do {
+            _ = try ControlServer.socketPath(bridge: name, runDirectory: runDir)
+        } catch {
+            throw ValidationError("--name: \(error)")
+        }
         o.name = name
         guard !ports.isEmpty else { throw ValidationError("give at least one --port INTERFACE") }
         guard let defaultBackend = PortBackend(rawValue: backend) else {
@@ -96,7 +118,7 @@ struct Run: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        guard ageing >= 0 else { throw ValidationError("--ageing must be 0 or more seconds") }
+        guard ageing >= 0 && ageing <= 1_000_000 else { throw ValidationError("--ageing must be 0...1000000 seconds") }
         guard maxLearned >= 1 && maxLearned <= 4_194_304 else { throw ValidationError("--max-learned must be 1...4194304") }
         guard maxStatic >= 0 && maxStatic <= 1_048_576 else { throw ValidationError("--max-static must be 0...1048576") }
         o.table = MACTable.Configuration(maxLearned: maxLearned, maxStatic: maxStatic, ageingTime: .seconds(ageing))
@@ -131,11 +153,19 @@ struct Run: ParsableCommand {
         do { _ = try RingGeometry(o.ring) } catch { throw ValidationError("--ring-frames/--ring-frame-size: \(error)") }
         o.runDirectory = runDir
         o.dropPrivileges = !keepPrivileges
+        if o.threads > 1 && o.backends.values.contains(.pcap) {
+            throw ValidationError("backend=pcap ports work with --threads 1 (libpcap has no fanout)")
+        }
         for m in mirror {
             let parts = m.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
                 throw ValidationError("--mirror takes PORT=FILE, got '\(m)'")
             }
+            guard o.bridge.ports.contains(where: { $0.name == parts[0] }) else {
+                throw ValidationError("--mirror \(m): \(parts[0]) is not a --port of this bridge")
+            }
+            guard o.mirrors[parts[0]] == nil else { throw ValidationError("--mirror: port \(parts[0]) is mirrored twice") }
+            try Self.checkWritableDirectory(of: parts[1], option: "--mirror \(m)")
             o.mirrors[parts[0]] = parts[1]
         }
         return o
@@ -143,9 +173,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let opts = try options()
-        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
-            throw ValidationError("unknown --log-level '\(logLevel)'")
-        }
+        let level = try logLevelValue()
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = level
@@ -175,6 +203,21 @@ struct Run: ParsableCommand {
         bridge.run(stopWhen: { stopSignal.load(ordering: .relaxed) != 0 })
         print(ControlFormatting.stats(bridge.statisticsReport()))
         bridge.close()
+    }
+}
+
+extension Run {
+    /// Throws unless the directory `file` would be created in exists and is writable (the file
+    /// itself is only created once the bridge starts).
+    static func checkWritableDirectory(of file: String, option: String) throws {
+        let slash = file.utf8.lastIndex(of: UInt8(ascii: "/"))
+        let directory = slash.map { $0 == file.utf8.startIndex ? "/" : String(file[..<$0]) } ?? "."
+        var st = stat()
+        guard stat(directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            throw ValidationError("\(option): no directory \(directory)")
+        }
+        guard access(directory, W_OK) == 0 else { throw ValidationError("\(option): directory \(directory) is not writable") }
+        if stat(file, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR { throw ValidationError("\(option): \(file) is a directory") }
     }
 }
 
