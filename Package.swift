@@ -1,4 +1,7 @@
 // swift-tools-version:6.1
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 import PackageDescription
 
 // Module lines follow where the OS begins (see docs/ARCHITECTURE.md):

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The control socket's path as a public check, so a command line can reject a bad bridge name
 // or an over-long path before it opens any port (ControlServer.init would only find out last).
 

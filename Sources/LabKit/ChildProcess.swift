@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ChildProcess: starting programs without Foundation's Process. On Linux with Swift 6.3.1,
 // `Process.run()` crashes intermittently (a 256-byte over-read of a `dirent` while it scans
 // /proc/self/fd: swift-corelibs-foundation PR #5472, fixed after 6.3.1), about once per test

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // `swbridge capture`: ask a running bridge to write one port's frames to a pcap file (like
 // tcpdump -w, but of what the bridge itself receives and sends, VLAN tags included), until
 // --count frames, --duration seconds or Ctrl-C. The bridge writes the file; capturing never

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // `swbridge run` checks every argument before it touches anything: a bad bridge name, mirror
 // file or log level is a usage error (exit 64) reported before any port is opened, any
 // capability dropped or any socket created. Each case runs the real binary in a lab
