@@ -23,10 +23,10 @@ struct Capture: ParsableCommand {
 
     @OptionGroup var control: ControlOptions
 
-    @Option(name: .long, help: "The bridge port to capture.")
+    @Option(name: .long, help: "The bridge port to capture.", completion: .shellCommand(interfaceNames))
     var port: String
 
-    @Option(name: .long, help: "The pcap file to write (on the bridge's machine).")
+    @Option(name: .long, help: "The pcap file to write (on the bridge's machine).", completion: .file(extensions: ["pcap"]))
     var file: String
 
     @Option(name: .long, help: "in (frames the port receives), out (frames the bridge sends on it) or both.")

@@ -13,7 +13,8 @@ import BridgeService
 
 /// Options every control command takes: which bridge, where its socket is, how long to wait.
 struct ControlOptions: ParsableArguments {
-    @Option(name: .long, help: "Bridge name (control socket /run/swbridge/NAME.sock).")
+    @Option(name: .long, help: "Bridge name (control socket /run/swbridge/NAME.sock).",
+            completion: .shellCommand("ls /run/swbridge 2>/dev/null | sed -n s/[.]sock$//p"))
     var name: String = "br0"
 
     @Option(name: .customLong("run-dir"), help: ArgumentHelp("Directory of control sockets.", visibility: .hidden))

@@ -15,6 +15,9 @@ import Synchronization
 import Glibc
 #endif
 
+/// Shell completion of interface names: the interfaces of the completing shell's namespace.
+let interfaceNames = "ls /sys/class/net 2>/dev/null"
+
 /// Set by the signal handler (an atomic store is async-signal-safe), polled by `run`.
 let stopSignal = Atomic<Int32>(0)
 
@@ -29,7 +32,8 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Bridge name: the control socket is /run/swbridge/NAME.sock.")
     var name: String = "br0"
 
-    @Option(name: .customLong("port"), help: ArgumentHelp("A bridge port (repeat for each).", discussion: PortSpec.help))
+    @Option(name: .customLong("port"), help: ArgumentHelp("A bridge port (repeat for each).", discussion: PortSpec.help),
+            completion: .shellCommand(interfaceNames))
     var ports: [String] = []
 
     @Option(name: .long, help: "FDB ageing time in seconds (0: never).")
@@ -44,7 +48,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Forward by VLAN: per-port PVID, member and untagged VLANs.")
     var vlanFiltering = false
 
-    @Option(name: .long, help: "VLAN protocol used by VLAN filtering: 802.1Q or 802.1ad.")
+    @Option(name: .long, help: "VLAN protocol used by VLAN filtering: 802.1Q or 802.1ad.", completion: .list(["802.1Q", "802.1ad"]))
     var vlanProtocol: String = "802.1Q"
 
     @Option(name: .long, help: "Linux group_fwd_mask: bit N forwards 01:80:c2:00:00:0N (bits 0-2 never).")
@@ -59,10 +63,12 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "While traffic is continuous (wake-ups under 100 µs apart), keep checking the rings this many µs after the last frame before sleeping (0: never spin).")
     var spinUs: Int = BridgeOptions().spinMicroseconds
 
-    @Option(name: .long, help: "Packet I/O of ports without a backend= option: af_packet (rings, offloads) or pcap (libpcap, portable; needs offloads off for TCP).")
+    @Option(name: .long, help: "Packet I/O of ports without a backend= option: af_packet (rings, offloads) or pcap (libpcap, portable; needs offloads off for TCP).",
+            completion: .list(["af_packet", "pcap"]))
     var backend: String = "af_packet"
 
-    @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).")
+    @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).",
+            completion: .list(["v2", "v3"]))
     var ring: String = "v2"
 
     @Option(name: .long, help: "V2 ring: frame slots per port (its depth, in frames of any size).")
@@ -77,7 +83,8 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Keep root's capabilities (by default only CAP_NET_RAW is kept once the sockets are open).")
     var keepPrivileges = false
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.",
+            completion: .list(["trace", "debug", "info", "notice", "warning", "error", "critical"]))
     var logLevel: String = "info"
 
     @Option(name: .long, help: .hidden)
