@@ -1,4 +1,7 @@
 // swift-tools-version:6.1
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 import PackageDescription
 
 // Module lines follow where the OS begins (see docs/ARCHITECTURE.md):
@@ -10,6 +13,9 @@ let strict: [SwiftSetting] = [
 // The forwarding path's modules: in release builds, no dynamic exclusivity checks (a profile
 // of the forwarding loop showed swift_beginAccess and its thread-local access set at ~4% of
 // the bridge's CPU). Debug builds and tests keep the checks.
+// SwiftPM will not build `unsafeFlags` in a package used as a (versioned) dependency, so a
+// library product of these modules could never be used: the package exports the executable
+// only, and its modules serve it and its tests.
 let hotPath: [SwiftSetting] = strict + [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
@@ -19,8 +25,6 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swbridge", targets: ["swbridge"]),
-        .library(name: "BridgeCore", targets: ["BridgeCore"]),
-        .library(name: "PacketIO", targets: ["PacketIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 # Installs what swbridge needs from Debian (idempotent) and builds it in release mode.
 # Usage: scripts/setup.sh [--debug]
 set -euo pipefail

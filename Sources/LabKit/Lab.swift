@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Lab: throwaway network topologies for integration tests and `swbridge bench`. A Lab owns
 // every namespace it creates (names carry a random per-run prefix, "swb" + 4 hex digits, so
 // parallel tests never collide) and deletes them in `teardown()`, which `deinit` also calls:

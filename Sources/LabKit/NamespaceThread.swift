@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // NamespaceThread: runs a Swift closure inside a network namespace, on a dedicated thread
 // that setns()-es into /run/netns/NAME and then exits. Sockets opened by the closure belong
 // to that namespace for their whole life, so a test process in the root namespace can open an

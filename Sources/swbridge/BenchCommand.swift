@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // `swbridge bench`: build a lab, run every bridge on it in turn (interleaved rounds), print
 // a table with ratios to the kernel bridge, write the JSON and the SVG plot. The work is
 // BenchKit's; this only parses options and prints.

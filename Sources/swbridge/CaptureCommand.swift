@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // `swbridge capture`: ask a running bridge to write one port's frames to a pcap file (like
 // tcpdump -w, but of what the bridge itself receives and sends, VLAN tags included), until
 // --count frames, --duration seconds or Ctrl-C. The bridge writes the file; capturing never
@@ -20,10 +23,10 @@ struct Capture: ParsableCommand {
 
     @OptionGroup var control: ControlOptions
 
-    @Option(name: .long, help: "The bridge port to capture.")
+    @Option(name: .long, help: "The bridge port to capture.", completion: .shellCommand(interfaceNames))
     var port: String
 
-    @Option(name: .long, help: "The pcap file to write (on the bridge's machine).")
+    @Option(name: .long, help: "The pcap file to write (on the bridge's machine).", completion: .file(extensions: ["pcap"]))
     var file: String
 
     @Option(name: .long, help: "in (frames the port receives), out (frames the bridge sends on it) or both.")

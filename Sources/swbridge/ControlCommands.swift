@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // `swbridge fdb|link|stats`: the bridge(8)-like commands that ask a running bridge
 // (`swbridge run --name br0`) over its control socket. Word order follows bridge(8)
 // (`fdb add MAC dev PORT vlan N`) so muscle memory works; each command is a thin shell over
@@ -10,7 +13,8 @@ import BridgeService
 
 /// Options every control command takes: which bridge, where its socket is, how long to wait.
 struct ControlOptions: ParsableArguments {
-    @Option(name: .long, help: "Bridge name (control socket /run/swbridge/NAME.sock).")
+    @Option(name: .long, help: "Bridge name (control socket /run/swbridge/NAME.sock).",
+            completion: .shellCommand("ls /run/swbridge 2>/dev/null | sed -n s/[.]sock$//p"))
     var name: String = "br0"
 
     @Option(name: .customLong("run-dir"), help: ArgumentHelp("Directory of control sockets.", visibility: .hidden))

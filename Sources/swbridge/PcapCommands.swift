@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // `swbridge replay`: a capture (pcap or pcapng) fed through the real forwarding engine
 // offline, as a debugging tool and as an engine benchmark on a real trace. No root and no
 // sockets: PcapIO's Replayer does the work; this file parses options and prints.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // `swbridge run`: parse options into BridgeOptions, start the bridge in the foreground, stop
 // cleanly on SIGINT/SIGTERM and print the final statistics.
 import ArgumentParser
@@ -11,6 +14,9 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Shell completion of interface names: the interfaces of the completing shell's namespace.
+let interfaceNames = "ls /sys/class/net 2>/dev/null"
 
 /// Set by the signal handler (an atomic store is async-signal-safe), polled by `run`.
 let stopSignal = Atomic<Int32>(0)
@@ -26,7 +32,8 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Bridge name: the control socket is /run/swbridge/NAME.sock.")
     var name: String = "br0"
 
-    @Option(name: .customLong("port"), help: ArgumentHelp("A bridge port (repeat for each).", discussion: PortSpec.help))
+    @Option(name: .customLong("port"), help: ArgumentHelp("A bridge port (repeat for each).", discussion: PortSpec.help),
+            completion: .shellCommand(interfaceNames))
     var ports: [String] = []
 
     @Option(name: .long, help: "FDB ageing time in seconds (0: never).")
@@ -41,7 +48,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Forward by VLAN: per-port PVID, member and untagged VLANs.")
     var vlanFiltering = false
 
-    @Option(name: .long, help: "VLAN protocol used by VLAN filtering: 802.1Q or 802.1ad.")
+    @Option(name: .long, help: "VLAN protocol used by VLAN filtering: 802.1Q or 802.1ad.", completion: .list(["802.1Q", "802.1ad"]))
     var vlanProtocol: String = "802.1Q"
 
     @Option(name: .long, help: "Linux group_fwd_mask: bit N forwards 01:80:c2:00:00:0N (bits 0-2 never).")
@@ -56,10 +63,12 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "While traffic is continuous (wake-ups under 100 µs apart), keep checking the rings this many µs after the last frame before sleeping (0: never spin).")
     var spinUs: Int = BridgeOptions().spinMicroseconds
 
-    @Option(name: .long, help: "Packet I/O of ports without a backend= option: af_packet (rings, offloads) or pcap (libpcap, portable; needs offloads off for TCP).")
+    @Option(name: .long, help: "Packet I/O of ports without a backend= option: af_packet (rings, offloads) or pcap (libpcap, portable; needs offloads off for TCP).",
+            completion: .list(["af_packet", "pcap"]))
     var backend: String = "af_packet"
 
-    @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).")
+    @Option(name: .long, help: "RX ring: v2 (per-frame hand-over, lowest latency) or v3 (block hand-over).",
+            completion: .list(["v2", "v3"]))
     var ring: String = "v2"
 
     @Option(name: .long, help: "V2 ring: frame slots per port (its depth, in frames of any size).")
@@ -74,14 +83,37 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Keep root's capabilities (by default only CAP_NET_RAW is kept once the sockets are open).")
     var keepPrivileges = false
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.",
+            completion: .list(["trace", "debug", "info", "notice", "warning", "error", "critical"]))
     var logLevel: String = "info"
 
     @Option(name: .long, help: .hidden)
     var runDir: String = ControlServer.defaultRunDirectory
 
+    /// Every argument is checked here, after parsing and before `run` touches anything (no port
+    /// opened, no socket, no capability dropped): a mistake is a usage error, exit code 64.
+    func validate() throws {
+        _ = try options()
+        _ = try logLevelValue()
+    }
+
+    /// The parsed `--log-level`.
+    func logLevelValue() throws -> Logger.Level {
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        return level
+    }
+
+    /// The bridge's options from the arguments; throws `ValidationError` for any invalid one.
+    /// Pure checks only (it reads the file system for mirror directories, writes nothing).
     func options() throws -> BridgeOptions {
         var o = BridgeOptions()
+        do {
+            _ = try ControlServer.socketPath(bridge: name, runDirectory: runDir)
+        } catch {
+            throw ValidationError("--name: \(error)")
+        }
         o.name = name
         guard !ports.isEmpty else { throw ValidationError("give at least one --port INTERFACE") }
         guard let defaultBackend = PortBackend(rawValue: backend) else {
@@ -96,7 +128,7 @@ struct Run: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        guard ageing >= 0 else { throw ValidationError("--ageing must be 0 or more seconds") }
+        guard ageing >= 0 && ageing <= 1_000_000 else { throw ValidationError("--ageing must be 0...1000000 seconds") }
         guard maxLearned >= 1 && maxLearned <= 4_194_304 else { throw ValidationError("--max-learned must be 1...4194304") }
         guard maxStatic >= 0 && maxStatic <= 1_048_576 else { throw ValidationError("--max-static must be 0...1048576") }
         o.table = MACTable.Configuration(maxLearned: maxLearned, maxStatic: maxStatic, ageingTime: .seconds(ageing))
@@ -131,11 +163,19 @@ struct Run: ParsableCommand {
         do { _ = try RingGeometry(o.ring) } catch { throw ValidationError("--ring-frames/--ring-frame-size: \(error)") }
         o.runDirectory = runDir
         o.dropPrivileges = !keepPrivileges
+        if o.threads > 1 && o.backends.values.contains(.pcap) {
+            throw ValidationError("backend=pcap ports work with --threads 1 (libpcap has no fanout)")
+        }
         for m in mirror {
             let parts = m.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
                 throw ValidationError("--mirror takes PORT=FILE, got '\(m)'")
             }
+            guard o.bridge.ports.contains(where: { $0.name == parts[0] }) else {
+                throw ValidationError("--mirror \(m): \(parts[0]) is not a --port of this bridge")
+            }
+            guard o.mirrors[parts[0]] == nil else { throw ValidationError("--mirror: port \(parts[0]) is mirrored twice") }
+            try Self.checkWritableDirectory(of: parts[1], option: "--mirror \(m)")
             o.mirrors[parts[0]] = parts[1]
         }
         return o
@@ -143,9 +183,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let opts = try options()
-        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
-            throw ValidationError("unknown --log-level '\(logLevel)'")
-        }
+        let level = try logLevelValue()
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = level
@@ -175,6 +213,21 @@ struct Run: ParsableCommand {
         bridge.run(stopWhen: { stopSignal.load(ordering: .relaxed) != 0 })
         print(ControlFormatting.stats(bridge.statisticsReport()))
         bridge.close()
+    }
+}
+
+extension Run {
+    /// Throws unless the directory `file` would be created in exists and is writable (the file
+    /// itself is only created once the bridge starts).
+    static func checkWritableDirectory(of file: String, option: String) throws {
+        let slash = file.utf8.lastIndex(of: UInt8(ascii: "/"))
+        let directory = slash.map { $0 == file.utf8.startIndex ? "/" : String(file[..<$0]) } ?? "."
+        var st = stat()
+        guard stat(directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            throw ValidationError("\(option): no directory \(directory)")
+        }
+        guard access(directory, W_OK) == 0 else { throw ValidationError("\(option): directory \(directory) is not writable") }
+        if stat(file, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR { throw ValidationError("\(option): \(file) is a directory") }
     }
 }
 
