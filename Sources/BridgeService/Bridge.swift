@@ -238,7 +238,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
 
     /// Starts the workers, serves the control socket once they run, and supervises until
     /// `requestStop()`; then shuts down.
-    public func run(stopWhen external: () -> Bool = { false }) {
+    public func run(stopWhen external: () -> Bool = { false }, reloadWhen reload: () -> Bool = { false }) {
         for w in workers {
             let t = Thread { w.run() }
             t.name = "swbridge-fwd\(w.id)"
@@ -262,6 +262,17 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             // A full sweep of the table about once a second, in slices of bounded work.
             table.age(now: now, budget: max(table.capacity / 20, 1024))
             collectFaults()
+            if reload() {
+                // SIGHUP: as `swbridge reload`, answered in the log.
+                notifySystemd("RELOADING=1")
+                do {
+                    let report = try self.reload(check: false)
+                    logger.notice("SIGHUP: \(report.changes.isEmpty ? "no change" : report.changes.joined(separator: "; "))")
+                } catch {
+                    logger.error("SIGHUP: reload refused: \(error)")
+                }
+                notifySystemd("READY=1")
+            }
             if now.milliseconds &- lastMoves.time.milliseconds >= 1000 {
                 // Stations do not move between ports hundreds of times a second; a loop makes
                 // every MAC it carries flap between the looped ports.

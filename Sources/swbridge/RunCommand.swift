@@ -4,6 +4,7 @@
 // `swbridge run`: parse options into BridgeOptions, start the bridge in the foreground, stop
 // cleanly on SIGINT/SIGTERM and print the final statistics.
 import ArgumentParser
+import Foundation
 import BridgeCore
 import BridgeControl
 import BridgeService
@@ -20,6 +21,8 @@ let interfaceNames = "ls /sys/class/net 2>/dev/null"
 
 /// Set by the signal handler (an atomic store is async-signal-safe), polled by `run`.
 let stopSignal = Atomic<Int32>(0)
+/// Set by SIGHUP: re-apply the configuration file.
+let reloadSignal = Atomic<Int32>(0)
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -90,6 +93,11 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: .hidden)
     var runDir: String = ControlServer.defaultRunDirectory
 
+    @Option(name: .long, help: ArgumentHelp(
+        "A YAML file describing the bridge (name, ports, VLANs, static entries; keys like these options with underscores). `swbridge reload` or SIGHUP re-applies it.",
+        valueName: "FILE"), completion: .file(extensions: ["yaml", "yml"]))
+    var config: String?
+
     /// Every argument is checked here, after parsing and before `run` touches anything (no port
     /// opened, no socket, no capability dropped): a mistake is a usage error, exit code 64.
     func validate() throws {
@@ -115,7 +123,6 @@ struct Run: ParsableCommand {
             throw ValidationError("--name: \(error)")
         }
         o.name = name
-        guard !ports.isEmpty else { throw ValidationError("give at least one --port INTERFACE") }
         guard let defaultBackend = PortBackend(rawValue: backend) else {
             throw ValidationError("--backend must be af_packet or pcap")
         }
@@ -163,6 +170,24 @@ struct Run: ParsableCommand {
         do { _ = try RingGeometry(o.ring) } catch { throw ValidationError("--ring-frames/--ring-frame-size: \(error)") }
         o.runDirectory = runDir
         o.dropPrivileges = !keepPrivileges
+        o.defaultBackend = defaultBackend
+        if let config {
+            // The file over the command line: it is what `reload` re-applies.
+            let file: BridgeFile
+            do { file = try ConfigFile.load(path: config) } catch { throw ValidationError("--config \(config): \(error)") }
+            for p in file.ports where o.bridge.ports.contains(where: { $0.name == p.port.name }) {
+                throw ValidationError("--config \(config): port \(p.port.name) is also given with --port")
+            }
+            o = file.applied(to: o)
+            o.configFile = config.hasPrefix("/") ? config : FileManager.default.currentDirectoryPath + "/" + config
+            o.staticFDB = file.staticFDB
+            do {
+                _ = try ControlServer.socketPath(bridge: o.name, runDirectory: runDir)
+                try o.bridge.validate()
+            } catch {
+                throw ValidationError("--config \(config): \(error)")
+            }
+        }
         if o.threads > 1 && o.backends.values.contains(.pcap) {
             throw ValidationError("backend=pcap ports work with --threads 1 (libpcap has no fanout)")
         }
@@ -202,6 +227,7 @@ struct Run: ParsableCommand {
         }
         signal(SIGINT) { _ in stopSignal.store(1, ordering: .relaxed) }
         signal(SIGTERM) { _ in stopSignal.store(1, ordering: .relaxed) }
+        signal(SIGHUP) { _ in reloadSignal.store(1, ordering: .relaxed) }
         signal(SIGPIPE, SIG_IGN)
         // A blocked signal mask survives exec: a parent that blocked SIGTERM (any thread of a
         // dispatch-based supervisor does) would make the bridge deaf to it. Unblock ours.
@@ -209,8 +235,11 @@ struct Run: ParsableCommand {
         sigemptyset(&wanted)
         sigaddset(&wanted, SIGINT)
         sigaddset(&wanted, SIGTERM)
+        sigaddset(&wanted, SIGHUP)
         pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
-        bridge.run(stopWhen: { stopSignal.load(ordering: .relaxed) != 0 })
+        bridge.run(
+            stopWhen: { stopSignal.load(ordering: .relaxed) != 0 },
+            reloadWhen: { reloadSignal.exchange(0, ordering: .relaxed) != 0 })
         print(ControlFormatting.stats(bridge.statisticsReport()))
         bridge.close()
     }

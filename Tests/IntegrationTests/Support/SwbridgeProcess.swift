@@ -161,7 +161,7 @@ final class SwbridgeProcess: @unchecked Sendable {
     /// namespace with `--name NAME` inserted after the subcommand words.
     func control(_ words: [String], lab: Lab, timeout: Duration = .seconds(30)) throws -> CommandResult {
         // `--name` right after the subcommand: positional words (MAC, dev PORT) follow it.
-        let split = words.firstIndex { !["fdb", "link", "stats", "show", "add", "del", "flush", "capture"].contains($0) } ?? words.count
+        let split = words.firstIndex { !["fdb", "link", "vlan", "bridge", "reload", "stats", "show", "add", "del", "set", "flush", "capture"].contains($0) } ?? words.count
         let args = Array(words[..<split]) + ["--name", name] + Array(words[split...])
         return try lab.run([binary] + args, in: namespace, timeout: timeout)
     }
