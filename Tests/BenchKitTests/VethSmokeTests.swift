@@ -21,7 +21,7 @@ extension Trait where Self == ConditionTrait {
 
 @Suite("BenchKit over veth", .serialized)
 struct VethSmokeTests {
-    @Test("10,000 frames/s for 1 s across a veth pair: no loss, plausible latency", .privileged, .timeLimit(.minutes(1)))
+    @Test("10,000 frames/s for 1 s across a veth pair: no loss, plausible latency", .privileged, .timeLimit(.minutes(3)))
     func vethPair() throws {
         let lab = try Lab()
         defer { lab.teardown() }
