@@ -335,9 +335,13 @@ struct ControlServerTests {
             FDBRow(mac: MACAddress(rawValue: 0x0200_0000_0000 + UInt64($0)).description, dev: "veth\($0 % 7)",
                    vlan: nil, isStatic: $0 % 3 == 0, idleSeconds: Double($0) / 10)
         }
-        let server = try ControlServer(bridge: "big", runDirectory: dir.run) { _ in .success(.fdb(rows)) }
+        // Encoding and sending 50,000 rows takes a while in a debug build on a loaded machine:
+        // deadlines far beyond that (the default 10 s response deadline cut it short there).
+        let server = try ControlServer(bridge: "big", runDirectory: dir.run, limits: .init(responseDeadline: .seconds(300))) { _ in
+            .success(.fdb(rows))
+        }
         defer { server.stop() }
-        let r = try ControlClient.send(.fdbShow, bridge: "big", runDirectory: dir.run, timeout: .seconds(20))
+        let r = try ControlClient.send(.fdbShow, bridge: "big", runDirectory: dir.run, timeout: .seconds(300))
         #expect(r == .success(.fdb(rows)))
     }
 

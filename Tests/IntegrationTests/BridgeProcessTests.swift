@@ -478,7 +478,7 @@ struct BridgeProcessTests {
             #expect(bad.status != 0 && bad.standardError.lowercased().contains("filter"), "\(bad.standardError)")
             // The capture runs as its own process; it says "capturing" once the bridge has
             // accepted it (the workers take the mirror from their mailbox before any later frame).
-            let capture = try LoggedProcess([topo.binary, "capture", "--name", topo.name, "--port", topo.ports[0], "--file", file,
+            let capture = try LoggedProcess([topo.binary, "capture", "--name", topo.name, "--timeout", "60", "--port", topo.ports[0], "--file", file,
                                              "--count", "6", "--filter", "icmp", "--duration", "60"], in: topo.br)
             try capture.waitForOutput("capturing")
             let ping = try topo.ping(from: 0, to: 1, count: 3)
@@ -499,7 +499,14 @@ struct BridgeProcessTests {
     func leastPrivilege() throws {
         try withSwbridgeLab(hosts: 2) { topo in
             let bridge = try topo.start()
-            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(bridge.pid)/task")
+            // Main, control and forwarding threads. The control socket can answer before the
+            // forwarding thread exists (until the bridge answers only once its workers run):
+            // wait for the thread, then check every one.
+            var tasks: [String] = []
+            try waitUntil(timeout: .seconds(30)) {
+                tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(bridge.pid)/task")
+                return tasks.count >= 3
+            }
             #expect(tasks.count >= 3, "main, forwarding and control threads")
             for t in tasks {
                 let status = try String(contentsOfFile: "/proc/\(bridge.pid)/task/\(t)/status", encoding: .utf8)

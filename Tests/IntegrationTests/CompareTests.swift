@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test("SIGTERM in the middle of swbridge bench: the lab's namespaces and its bridge are gone, exit status 143",
-          .privileged, .timeLimit(.minutes(1)))
+          .privileged, .timeLimit(.minutes(3)))
     func interruptedBenchLeavesNothing() throws {
         let path = try #require(Self.swbridgePath, "swbridge binary not found next to the tests: run `swift build` first")
         func namespaces(_ prefix: String) -> [String] {

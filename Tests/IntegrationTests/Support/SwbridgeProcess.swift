@@ -158,11 +158,14 @@ final class SwbridgeProcess: @unchecked Sendable {
     }
 
     /// A control command (`fdb show`, `stats --json`, ...) for this bridge, run in the bridge
-    /// namespace with `--name NAME` inserted after the subcommand words.
-    func control(_ words: [String], lab: Lab, timeout: Duration = .seconds(30)) throws -> CommandResult {
+    /// namespace with `--name NAME` inserted after the subcommand words. The command waits
+    /// up to `timeout` less 5 s for the bridge's answer (its own default, 5 s, is too short
+    /// for a listing of a full table on a loaded machine) and is killed after `timeout`.
+    func control(_ words: [String], lab: Lab, timeout: Duration = .seconds(65)) throws -> CommandResult {
         // `--name` right after the subcommand: positional words (MAC, dev PORT) follow it.
         let split = words.firstIndex { !["fdb", "link", "vlan", "bridge", "reload", "stats", "show", "add", "del", "set", "flush", "capture"].contains($0) } ?? words.count
-        let args = Array(words[..<split]) + ["--name", name] + Array(words[split...])
+        let answerSeconds = max(1, timeout.components.seconds - 5)
+        let args = Array(words[..<split]) + ["--name", name, "--timeout", "\(answerSeconds)"] + Array(words[split...])
         return try lab.run([binary] + args, in: namespace, timeout: timeout)
     }
 
