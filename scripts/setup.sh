@@ -2,8 +2,18 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
 
-# Installs what swbridge needs from Debian (idempotent) and builds it in release mode.
-# Usage: scripts/setup.sh [--debug]
+# Installs what swbridge needs from Debian (idempotent), builds it in release mode and installs
+# its man page and shell completions (bash, zsh, fish), both generated from the command line's
+# own definition by swift-argument-parser, so they never drift from `swbridge --help`.
+# Usage: scripts/setup.sh [--debug] [--no-docs]
+#   --debug    debug build of everything (what scripts/test.sh uses); installs no docs
+#   --no-docs  release build only, no man page or completions
+# PREFIX (default /usr/local) says where the docs go, re-installed identically on every run:
+#   $PREFIX/share/man/man1/swbridge.1                            man swbridge
+#   $PREFIX/share/bash-completion/completions/swbridge           bash-completion 2 finds it there
+#   $PREFIX/share/zsh/site-functions/_swbridge                   in Debian zsh's fpath
+#   $PREFIX/share/fish/vendor_completions.d/swbridge.fish        fish's vendor directory
+# The binary itself stays in .build/release/swbridge (completions apply to `swbridge` on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=(iproute2 iputils-ping ethtool iperf3 tcpdump procps libpcap-dev)
@@ -17,8 +27,38 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-if [ "${1:-}" = "--debug" ]; then
+debug=0; docs=1
+for arg in "$@"; do
+  case "$arg" in
+    --debug) debug=1; docs=0 ;;
+    --no-docs) docs=0 ;;
+    *) echo "usage: scripts/setup.sh [--debug] [--no-docs]" >&2; exit 64 ;;
+  esac
+done
+if [ "$debug" -eq 1 ]; then
   swift build
 else
   swift build -c release --product swbridge
 fi
+[ "$docs" -eq 1 ] || exit 0
+
+# The man page: swift-argument-parser's generate-manual tool (what its `generate-manual` package
+# plugin runs) applied to the binary just built. Built as a product on its own because the plugin
+# would first build every product in release mode, the benchmarks included.
+prefix="${PREFIX:-/usr/local}"
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+swift build -c release --product generate-manual
+bin="$(swift build -c release --show-bin-path)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$bin/generate-manual" "$bin/swbridge" --authors "the swbridge authors" --output-directory "$work"
+[ -s "$work/swbridge.1" ] || { echo "setup: generate-manual wrote no swbridge.1" >&2; exit 1; }
+for shell in bash zsh fish; do
+  "$bin/swbridge" --generate-completion-script "$shell" > "$work/completion.$shell"
+  [ -s "$work/completion.$shell" ] || { echo "setup: no $shell completion script" >&2; exit 1; }
+done
+$SUDO install -D -m 644 "$work/swbridge.1" "$prefix/share/man/man1/swbridge.1"
+$SUDO install -D -m 644 "$work/completion.bash" "$prefix/share/bash-completion/completions/swbridge"
+$SUDO install -D -m 644 "$work/completion.zsh" "$prefix/share/zsh/site-functions/_swbridge"
+$SUDO install -D -m 644 "$work/completion.fish" "$prefix/share/fish/vendor_completions.d/swbridge.fish"
+echo "setup: installed the swbridge(1) man page and bash, zsh and fish completions under $prefix/share" >&2
