@@ -292,10 +292,17 @@ public struct NetlinkMessageBuilder {
 
     /// An attribute with raw value bytes, padded to 4.
     public mutating func appendAttribute(_ type: UInt16, _ value: [UInt8]) {
-        append(UInt16(4 + value.count))
-        append(type)
-        bytes += value
-        bytes += [UInt8](repeating: 0, count: Netlink.align(value.count) - value.count)
+        bytes += NetlinkMessageBuilder.attribute(type, value)
+    }
+
+    /// One encoded attribute (length, type, value, padding): to nest inside another.
+    public static func attribute(_ type: UInt16, _ value: [UInt8]) -> [UInt8] {
+        precondition(value.count <= Int(UInt16.max) - 4, "an attribute holds at most 65,531 bytes")
+        var encoded = withUnsafeBytes(of: UInt16(4 + value.count)) { Array($0) }
+        withUnsafeBytes(of: type) { encoded += $0 }
+        encoded += value
+        encoded += [UInt8](repeating: 0, count: Netlink.align(value.count) - value.count)
+        return encoded
     }
 
     public mutating func appendAttribute(_ type: UInt16, uint32 value: UInt32) {
