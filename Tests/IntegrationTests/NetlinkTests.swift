@@ -1,7 +1,8 @@
 // rtnetlink against the real kernel, in lab namespaces (random prefix, torn down on every
 // path): a LinkMonitor opened inside a namespace sees a veth created, renamed, brought up
 // (carrier, operstate UP), given a new MTU, taken down and deleted, each event waited for by
-// polling its descriptor with a deadline; a receive queue too small for a burst of changes
+// polling its descriptor with a deadline, and one that leaves for another namespace is a
+// deletion there; a receive queue too small for a burst of changes
 // reports `.resyncNeeded` and the resync dump has the final state. A veth whose other end
 // is in a named namespace resolves to that namespace's name, the peer's index and name (and
 // in the same namespace, to no namespace id); loopback is not Ethernet; a port of a kernel
@@ -54,7 +55,7 @@ struct NetlinkTests {
         return nil
     }
 
-    @Test("link events: create, rename, up, carrier, MTU, down, delete", .privileged, .timeLimit(.minutes(1)))
+    @Test("link events: create, rename, up, carrier, MTU, down, delete, leaving the namespace", .privileged, .timeLimit(.minutes(1)))
     func linkEvents() throws {
         let lab = try Lab()
         defer { lab.teardown() }
@@ -109,6 +110,15 @@ struct NetlinkTests {
             }
             return gone.count == 2
         }
+        // Leaving the namespace is a deletion here too (the interface lives on elsewhere).
+        let other = try lab.addNamespace("nl2")
+        let c = try lab.interfaceName("c"), d = try lab.interfaceName("d")
+        try lab.addVethPair(c, in: ns, d, in: ns, up: false)
+        let cIndex = try monitor.link(name: c).index
+        try lab.mustRun(["ip", "link", "set", c, "netns", other], in: ns)
+        try events.next("\(c) left for \(other)") { $0 == .deletedLink(index: cIndex, name: c) }
+        #expect(try lab.withNetworkNamespace(other) { try LinkInfo.query(name: c).isVeth })
+
         let after = try monitor.currentLinks()
         #expect(!after.contains { $0.index == index || $0.index == bIndex })
         #expect(throws: NetlinkError.noSuchInterface(renamed)) { _ = try monitor.link(name: renamed) }
@@ -153,6 +163,8 @@ struct NetlinkTests {
             return (info, try VethPeer.query(name: port), try VethPeer.query(ifindex: info.index))
         }
         #expect(info.isVeth && info.linkIndex == farIndex && info.linkNamespaceID != nil)
+        let all = try lab.withNetworkNamespace(br) { try LinkInfo.all() }
+        #expect(all.map(\.name).contains(port) && all.contains { $0.name == "lo" } && all == all.sorted { $0.index < $1.index })
         let peer = try #require(byName)
         #expect(peer.ifindex == farIndex)
         #expect(peer.name == far)
