@@ -136,3 +136,58 @@ public enum LinkEvent: Equatable, Sendable {
     /// (`LinkMonitor.resync()`) and carry on with the events that follow.
     case resyncNeeded
 }
+
+/// Why an interface cannot be a port of swbridge, with the kernel bridge's own reasons
+/// (br_add_if in net/bridge/br_if.c refuses loopback and non-Ethernet devices with EINVAL, and
+/// a device that already has a master's rx_handler with EBUSY).
+public enum BridgePortRefusal: Equatable, Sendable, CustomStringConvertible {
+    /// The loopback device.
+    case loopback(name: String)
+    /// Not an Ethernet link layer (tun, wireguard, ip tunnels): no MAC addresses to learn.
+    case notEthernet(name: String, linkType: UInt16)
+    /// Enslaved to a kernel bridge or bond: the kernel's rx_handler would take its frames too.
+    case enslaved(name: String, masterIndex: Int32, masterName: String?, masterKind: String?)
+
+    public var description: String {
+        switch self {
+        case .loopback(let name):
+            return "'\(name)' is the loopback interface, not Ethernet: it cannot be a bridge port"
+        case .notEthernet(let name, let type):
+            return "'\(name)' is not an Ethernet interface (link/\(LinkInfo.linkTypeName(type))): it cannot be a bridge port"
+        case .enslaved(let name, let index, let masterName, let kind):
+            let master = masterName.map { "'\($0)' (ifindex \(index))" } ?? "ifindex \(index)"
+            return "'\(name)' is already enslaved to \(kind.map { "kernel \($0) " } ?? "")\(master): release it first (ip link set \(name) nomaster)"
+        }
+    }
+}
+
+extension LinkInfo {
+    /// Why this interface cannot be a swbridge port, or nil when it can. `masterName` names
+    /// the master in the message (from a query of `masterIndex`), when known.
+    public func bridgePortRefusal(masterName: String? = nil) -> BridgePortRefusal? {
+        if isLoopback { return .loopback(name: name) }
+        guard isEthernet, hardwareAddress.isEmpty || hardwareAddress.count == 6 else {
+            return .notEthernet(name: name, linkType: linkType)
+        }
+        if let masterIndex {
+            return .enslaved(name: name, masterIndex: masterIndex, masterName: masterName, masterKind: portKind)
+        }
+        return nil
+    }
+
+    /// iproute2's name of an ARPHRD_* link type ("ether", "loopback", "none", "ipip", ...).
+    public static func linkTypeName(_ type: UInt16) -> String {
+        switch type {
+        case 1: return "ether"
+        case 772: return "loopback"
+        case 768: return "ipip"
+        case 769: return "tunnel6"
+        case 776: return "sit"
+        case 778: return "gre"
+        case 823: return "gre6"
+        case 0xFFFE: return "none"
+        case 0xFFFF: return "void"
+        default: return "\(type)"
+        }
+    }
+}

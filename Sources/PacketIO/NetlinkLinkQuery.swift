@@ -42,6 +42,14 @@ extension NetlinkSocket {
         } catch { throw .malformed(error) }
     }
 
+    /// Why interface `name` cannot be a swbridge port (loopback, not Ethernet, enslaved to a
+    /// kernel bridge or bond, with the master's name), or nil when it can.
+    public func bridgePortRefusal(name: String) throws(NetlinkError) -> BridgePortRefusal? {
+        let info = try link(name: name)
+        let masterName = info.masterIndex.flatMap { try? link(ifindex: $0).name }
+        return info.bridgePortRefusal(masterName: masterName)
+    }
+
     private func oneLink(subject: String, _ fill: (inout NetlinkMessageBuilder) -> Void) throws(NetlinkError) -> LinkInfo {
         let replies: [NetlinkMessage]
         do {

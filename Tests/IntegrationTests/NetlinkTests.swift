@@ -209,6 +209,20 @@ struct NetlinkTests {
         // The enslaving is an event too.
         try events.next("\(a) enslaved") { Self.link($0, index: port.index)?.masterIndex == master.index }
 
+        // What `swbridge run --port` can refuse with, as the kernel bridge does.
+        let socket = try lab.withNetworkNamespace(ns) { try NetlinkSocket() }
+        #expect(try socket.bridgePortRefusal(name: "lo") == .loopback(name: "lo"))
+        #expect(try socket.bridgePortRefusal(name: b) == nil)
+        let refusal = try socket.bridgePortRefusal(name: a)
+        #expect(refusal == .enslaved(name: a, masterIndex: master.index, masterName: bridge, masterKind: "bridge"))
+        #expect(refusal?.description == "'\(a)' is already enslaved to kernel bridge '\(bridge)' (ifindex \(master.index)): release it first (ip link set \(a) nomaster)")
+        let tun = try lab.interfaceName("tun")
+        try lab.mustRun(["ip", "tuntap", "add", "dev", tun, "mode", "tun"], in: ns)
+        #expect(try socket.bridgePortRefusal(name: tun) == .notEthernet(name: tun, linkType: 0xFFFE))
+        #expect(BridgePortRefusal.notEthernet(name: tun, linkType: 0xFFFE).description.contains("link/none"))
+        try lab.mustRun(["ip", "tuntap", "add", "dev", tun + "e", "mode", "tap"], in: ns)
+        #expect(try socket.bridgePortRefusal(name: tun + "e") == nil)
+
         #expect(throws: NetlinkError.noSuchInterface("swbnosuchif0")) { _ = try monitor.link(name: "swbnosuchif0") }
         #expect(throws: NetlinkError.noSuchInterface("a-name-longer-than-15")) { _ = try monitor.link(name: "a-name-longer-than-15") }
     }
