@@ -80,6 +80,7 @@ let package = Package(
             dependencies: ["BridgeCore", "BridgeControl", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO"],
             swiftSettings: strict
         ),
+        .testTarget(name: "PacketIOTests", dependencies: ["PacketIO", "CLinuxPacket"], swiftSettings: strict),
         .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "BridgeCore", "LabKit"], swiftSettings: strict),
         .executableTarget(
             name: "BridgeCoreBenchmarks",

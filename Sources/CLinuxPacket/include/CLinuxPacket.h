@@ -86,3 +86,4 @@ static inline int clp_capset_low(uint32_t keep) {
 static inline int clp_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 #endif
 #endif
+#include "netlink_shim.h"
