@@ -39,6 +39,11 @@ public enum ControlFormatting {
             out += "    link/ether \(row.mac ?? "none") backend \(row.backend) learned \(row.learnedEntries)"
             if let errors = row.txErrors { out += " tx_errors \(errors)" }
             out += "\n"
+            if let p = row.peer {
+                out += "    peer \(p.name ?? "?") ifindex \(p.ifindex)"
+                if let ns = p.namespace { out += " netns \(ns)" } else if let id = p.namespaceID { out += " netnsid \(id)" }
+                out += "\n"
+            }
             // Every known flag with on/off, as `bridge -d link` does; unknown names (a newer
             // server) are kept rather than silently dropped.
             let known = PortFlags.names.map(\.0)

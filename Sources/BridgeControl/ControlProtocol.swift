@@ -421,6 +421,24 @@ public enum ControlResult: Equatable, Sendable {
     case reload(ReloadReport)
 }
 
+/// The other end of a veth port.
+public struct LinkPeer: Codable, Equatable, Sendable {
+    public var ifindex: Int32
+    /// Its name, when the kernel tells it (the peer's namespace must have an id here).
+    public var name: String?
+    /// Its network namespace by name (from /run/netns); nil when unnamed or this namespace.
+    public var namespace: String?
+    /// Its namespace's id as this namespace numbers it (nil: the same namespace).
+    public var namespaceID: Int32?
+
+    public init(ifindex: Int32, name: String?, namespace: String?, namespaceID: Int32?) {
+        self.ifindex = ifindex
+        self.name = name
+        self.namespace = namespace
+        self.namespaceID = namespaceID
+    }
+}
+
 /// One port of `vlan show`.
 public struct VLANRow: Codable, Equatable, Sendable {
     public var dev: String
@@ -560,6 +578,8 @@ public struct LinkRow: Codable, Equatable, Sendable {
     public var backend: String
     /// Transmit errors the transport saw, when it counts them.
     public var txErrors: UInt64?
+    /// For a veth port: the other end (`ethtool -S IF | grep peer_ifindex`, with its name and namespace).
+    public var peer: LinkPeer?
 
     public init(
         index: Int, name: String, state: String, attached: Bool, operUp: Bool, mtu: Int?, mac: String?,

@@ -10,6 +10,7 @@ extension Bridge {
     func linkRows() -> [LinkRow] {
         let (config, rt, backends) = live.withLock { ($0.config, $0.runtime, $0.backends) }
         let interfaces = (try? Interface.all()) ?? []
+        let netlink = try? NetlinkSocket()
         return config.ports.enumerated().filter { !$0.element.isVacant }.map { i, p in
             // The sockets are bound to an ifindex and follow a renamed interface: describe the
             // interface behind that index, under whatever name it has now.
@@ -18,11 +19,17 @@ extension Bridge {
             var config = p
             if !rt[i].attached { config.state = .disabled }
             if current != p.name { config.name = "\(p.name) (now \(current))" }
-            return LinkRow(
+            var row = LinkRow(
                 index: (try? Interface.index(of: current)).map(Int.init) ?? 0, port: config, attached: rt[i].attached,
                 operUp: state?.operationalUp ?? false, mtu: try? Interface.mtu(of: current),
                 mac: try? Interface.macAddress(of: current), learnedEntries: table.learnedEntries(port: i),
                 backend: (backends[p.name] ?? .afPacket) == .pcap ? "pcap" : "af_packet \(options.ring.ringVersion)")
+            if rt[i].attached, let netlink, let link = try? netlink.link(ifindex: rt[i].ifindex),
+                let peer = try? VethPeer.of(link, using: netlink)
+            {
+                row.peer = LinkPeer(ifindex: peer.ifindex, name: peer.name, namespace: peer.namespaceName, namespaceID: peer.namespaceID)
+            }
+            return row
         }
     }
 

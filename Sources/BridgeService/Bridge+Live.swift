@@ -38,12 +38,13 @@ extension Bridge {
         do { ifindex = try Interface.index(of: name) } catch {
             throw .invalid("no interface named '\(name)' in this network namespace")
         }
-        let facts = InterfaceFacts.read(name)
-        if let type = facts.hardwareType, type != 1 {  // ARPHRD_ETHER
-            throw .invalid("\(name) is not an Ethernet interface (type \(type == 772 ? "loopback" : String(type))): a bridge port must carry Ethernet frames")
-        }
-        if let master = facts.master {
-            throw .invalid("\(name) is enslaved to \(master) (a kernel bridge or bond): release it first (ip link set \(name) nomaster)")
+        // As the kernel bridge's br_add_if: no loopback, nothing but Ethernet, nothing enslaved.
+        do {
+            if let refusal = try NetlinkSocket().bridgePortRefusal(name: name) { throw BridgeError.invalid(refusal.description) }
+        } catch let e as BridgeError {
+            throw e
+        } catch {
+            throw .invalid("\(name): \(error)")
         }
         let dir = runDirectory + "/ports"
         for d in [runDirectory, dir] where mkdir(d, 0o700) != 0 && errno != EEXIST {
@@ -239,24 +240,5 @@ extension Bridge {
         var removed = false
         for v in vlans where table.lookup(e.mac, vlan: v) == i { removed = table.remove(e.mac, vlan: v) || removed }
         return removed
-    }
-}
-
-/// What sysfs says of an interface (in the namespace whose sysfs is mounted at /sys).
-struct InterfaceFacts {
-    /// ARPHRD_* (1: Ethernet, 772: loopback); nil if unknown.
-    var hardwareType: Int?
-    /// The name of the device it is enslaved to (a kernel bridge, a bond).
-    var master: String?
-
-    static func read(_ name: String) -> InterfaceFacts {
-        let base = "/sys/class/net/\(name)"
-        let type = (try? String(contentsOfFile: base + "/type", encoding: .utf8)).flatMap {
-            Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        let master = (try? FileManager.default.destinationOfSymbolicLink(atPath: base + "/master")).map {
-            String($0.split(separator: "/").last ?? Substring($0))
-        }
-        return InterfaceFacts(hardwareType: type, master: master)
     }
 }

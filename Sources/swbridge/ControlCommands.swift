@@ -10,6 +10,7 @@ import ArgumentParser
 import BridgeCore
 import BridgeControl
 import BridgeService
+import PacketIO
 
 /// Options every control command takes: which bridge, where its socket is, how long to wait.
 struct ControlOptions: ParsableArguments {
@@ -208,7 +209,8 @@ struct Link: ParsableCommand {
 
         func run() throws {
             let result = try options.send(.linkShow)
-            guard case .links(let rows) = result else { throw unexpected(result) }
+            guard case .links(var rows) = result else { throw unexpected(result) }
+            nameVethPeers(&rows)
             if json {
                 try printJSON(rows)
             } else {
@@ -235,5 +237,18 @@ struct Stats: ParsableCommand {
         } else {
             print(ControlFormatting.stats(report, allDrops: all), terminator: "")
         }
+    }
+}
+
+/// Fills in the names of veth peers in other namespaces. The bridge keeps only CAP_NET_RAW, and
+/// asking the kernel for a link of another namespace (RTM_GETLINK with IFLA_TARGET_NETNSID)
+/// needs CAP_NET_ADMIN there: this command runs as root in the bridge's namespace, so it asks,
+/// with the namespace ids the bridge reported (the same namespace numbers them the same way).
+func nameVethPeers(_ rows: inout [LinkRow]) {
+    guard rows.contains(where: { $0.peer != nil && $0.peer?.name == nil }), let netlink = try? NetlinkSocket() else { return }
+    for i in rows.indices {
+        guard var peer = rows[i].peer, peer.name == nil else { continue }
+        peer.name = try? netlink.link(ifindex: peer.ifindex, targetNamespaceID: peer.namespaceID).name
+        rows[i].peer = peer
     }
 }

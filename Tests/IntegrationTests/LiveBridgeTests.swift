@@ -187,10 +187,10 @@ struct LiveBridgeTests {
             try topo.lab.mustRun(["ip", "link", "add", kbr, "type", "bridge"], in: topo.br)
             try topo.lab.mustRun(["ip", "link", "set", topo.ports[1], "master", kbr], in: topo.br)
             let cases: [([String], String)] = [
-                (["link", "add", "dev", "lo"], "not an Ethernet interface"),
+                (["link", "add", "dev", "lo"], "loopback"),
                 (["link", "add", "dev", "\(topo.name)nope"], "no interface"),
                 (["link", "add", "dev", topo.ports[0]], "already a port"),
-                (["link", "add", "dev", topo.ports[1]], "enslaved to \(kbr)"),
+                (["link", "add", "dev", topo.ports[1]], "enslaved to kernel bridge '\(kbr)'"),
                 (["link", "add", "dev", kbr, "state", "sleeping"], "state"),
                 (["link", "del", "dev", topo.ports[1]], "no port named"),
             ]
@@ -265,6 +265,24 @@ struct LiveBridgeTests {
             try FileManager.default.createSymbolicLink(atPath: "\(unitDir)/swbridge@br0.service", withDestinationPath: "swbridge@.service")
             let verify = try Lab.execute(["systemd-analyze", "verify", "--man=no", "\(unitDir)/swbridge@br0.service"], timeout: .seconds(60))
             #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
+        }
+    }
+
+    @Test("link show names each veth port's peer: ifindex, name and named namespace (text and JSON)", .timeLimit(.minutes(1)))
+    func vethPeers() throws {
+        try withSwbridgeLab(hosts: 2) { topo in
+            let bridge = try topo.start()
+            let rows = try #require(try bridge.json(["link", "show"], lab: topo.lab) as? [[String: Any]])
+            for i in 0..<2 {
+                let ifindex = try topo.lab.mustRun(["cat", "/sys/class/net/\(SwbridgeLab.hostInterface)/ifindex"], in: topo.hosts[i])
+                    .standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+                let peer = rows.first { $0["name"] as? String == topo.ports[i] }?["peer"] as? [String: Any]
+                #expect(peer?["namespace"] as? String == topo.hosts[i], "\(rows)")
+                #expect(peer?["name"] as? String == SwbridgeLab.hostInterface, "\(rows)")
+                #expect((peer?["ifindex"] as? Int).map(String.init) == ifindex, "\(rows)")
+            }
+            let text = try bridge.mustControl(["link", "show", "-d"], lab: topo.lab)
+            #expect(text.contains("peer \(SwbridgeLab.hostInterface) ifindex") && text.contains("netns \(topo.hosts[0])"), "\(text)")
         }
     }
 }
