@@ -36,7 +36,7 @@ extension Bridge {
     static func admit(_ name: String, runDirectory: String) throws(BridgeError) -> PortClaim {
         let ifindex: Int32
         do { ifindex = try Interface.index(of: name) } catch {
-            throw .invalid("no interface named '\(name)' in this network namespace")
+            throw .invalid("port \(name): no such interface '\(name)' in this network namespace")
         }
         // As the kernel bridge's br_add_if: no loopback, nothing but Ethernet, nothing enslaved.
         do {

@@ -65,8 +65,9 @@ public struct BridgeOptions: Sendable {
     public var mirrors: [String: String] = [:]
     /// Drop every capability but CAP_NET_RAW once the sockets are open.
     public var dropPrivileges = true
-    /// How often to look for vanished ports' interfaces coming back.
-    public var reattachInterval: Duration = .milliseconds(500)
+    /// How often to look for vanished ports' interfaces coming back without a link event
+    /// (rtnetlink events re-attach at once; this is the fallback if events were lost).
+    public var reattachInterval: Duration = .seconds(5)
     /// The configuration file the bridge was started from (`reload` re-reads it).
     public var configFile: String?
     /// Static entries to add at start (from the configuration file).
@@ -114,6 +115,8 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     let group: WorkerGroup
     private var threads: [Thread] = []
     private var control: ControlServer?
+    /// What the control server's handler answers for (weak: the server must not keep the bridge alive).
+    private let handlerTarget: HandlerTarget
     /// `--mirror` files per port (nil: none); fixed for the bridge's life.
     let mirrors: [PcapMirror?]
     let captures: CaptureRegistry
@@ -122,6 +125,9 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     /// changes never interleave; readers use `live` alone.
     let changing = Mutex<Void>(())
     private let stopRequested = Atomic<Bool>(false)
+    /// Link events of the bridge's namespace (RTMGRP_LINK): the supervisor sleeps on it, so an
+    /// interface that comes back is re-attached at once rather than at the next poll.
+    private let linkEvents: LinkMonitor?
     let started = monotonicNow()
 
     /// Opens every port (failing clearly on an unknown interface), drops privileges, prepares
@@ -144,6 +150,16 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         guard options.bridge.ports.count <= options.maxPorts else {
             throw BridgeError.invalid("\(options.bridge.ports.count) ports: the bridge takes at most \(options.maxPorts)")
         }
+        // The control socket's name first: a second bridge of this name is refused before it
+        // claims or opens anything. It listens now and answers once `run()` has the workers going.
+        let target = HandlerTarget()
+        let control = try ControlServer(bridge: options.name, runDirectory: options.runDirectory, serving: false) { request in
+            guard let bridge = target.bridge else { return .failure("bridge is shutting down") }
+            return ControlHandler(bridge: bridge).handle(request, now: monotonicNow())
+        }
+        defer { if !initialised { control.stop() } }
+        self.control = control
+        handlerTarget = target
         var claims: [PortClaim?] = []
         defer { if claims.count < options.bridge.ports.count || !initialised { for c in claims { c?.release() } } }
         for p in options.bridge.ports { claims.append(try Self.admit(p.name, runDirectory: options.runDirectory)) }
@@ -159,6 +175,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         state.fileStatics = options.staticFDB
         state.claims = claims
         live = Mutex(state)
+        linkEvents = try? LinkMonitor()
         if options.dropPrivileges {
             // Before any thread starts (mirror writers, workers, the control server): capabilities
             // are per thread, inherited when a thread is created.
@@ -194,11 +211,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         }
         // Listening now (a second bridge of this name is refused before anything runs), answering
         // only once the workers run.
-        control = try ControlServer(bridge: options.name, runDirectory: options.runDirectory, serving: false) {
-            [weak self] request in
-            guard let self else { return .failure("bridge is shutting down") }
-            return ControlHandler(bridge: self).handle(request, now: monotonicNow())
-        }
+        handlerTarget.bridge = self
         initialised = true
     }
 
@@ -257,7 +270,12 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         var lastReattach = monotonicNow()
         var lastMoves = (time: monotonicNow(), count: table.statistics.moved)
         while !stopRequested.load(ordering: .relaxed) && !external() {
-            usleep(50_000)
+            if let linkEvents {
+                // Sleep until a link event or 50 ms (ageing, faults and signals keep their pace).
+                if linkEvents.waitForEvents(timeoutMilliseconds: 50) { handleLinkEvents(linkEvents) }
+            } else {
+                usleep(50_000)
+            }
             let now = monotonicNow()
             // A full sweep of the table about once a second, in slices of bounded work.
             table.age(now: now, budget: max(table.capacity / 20, 1024))
@@ -327,6 +345,29 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     }
 
     // MARK: - Port faults
+
+    /// A port's interface appearing (or coming back up) re-attaches it now; a vanished one is
+    /// reported by the workers' sockets (collectFaults). A lost event (the socket overflowed)
+    /// falls back to looking at every detached port.
+    private func handleLinkEvents(_ monitor: LinkMonitor) {
+        let events = (try? monitor.drain()) ?? [.resyncNeeded]
+        var names: Set<String> = []
+        var all = false
+        for e in events {
+            switch e {
+            case .newLink(let info): names.insert(info.name)
+            case .deletedLink: break
+            case .resyncNeeded: all = true
+            }
+        }
+        collectFaults()  // a deleted interface's fault first, so its new namesake is seen as back
+        let wanted = live.withLock { s in
+            Set(s.runtime.indices.filter { !s.runtime[$0].attached && !s.config.ports[$0].isVacant }.map { s.config.ports[$0].name })
+        }
+        if all || !wanted.isDisjoint(with: names) {
+            changing.withLock { _ in reattachVanishedPorts() }
+        }
+    }
 
     private func collectFaults() {
         changing.withLock { _ in collectFaultsLocked() }
@@ -411,6 +452,11 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     var name: String { options.name }
 
     func hasStaticMirror(port index: Int) -> Bool { mirrors.indices.contains(index) && mirrors[index] != nil }
+}
+
+/// The bridge the control handler serves, set once the bridge is whole.
+final class HandlerTarget: @unchecked Sendable {
+    weak var bridge: Bridge?
 }
 
 /// The forwarding workers as one: commands to all, and a wait until all have applied them

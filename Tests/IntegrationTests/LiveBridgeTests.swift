@@ -188,7 +188,7 @@ struct LiveBridgeTests {
             try topo.lab.mustRun(["ip", "link", "set", topo.ports[1], "master", kbr], in: topo.br)
             let cases: [([String], String)] = [
                 (["link", "add", "dev", "lo"], "loopback"),
-                (["link", "add", "dev", "\(topo.name)nope"], "no interface"),
+                (["link", "add", "dev", "\(topo.name)nope"], "no such interface"),
                 (["link", "add", "dev", topo.ports[0]], "already a port"),
                 (["link", "add", "dev", topo.ports[1]], "enslaved to kernel bridge '\(kbr)'"),
                 (["link", "add", "dev", kbr, "state", "sleeping"], "state"),
@@ -283,6 +283,38 @@ struct LiveBridgeTests {
             }
             let text = try bridge.mustControl(["link", "show", "-d"], lab: topo.lab)
             #expect(text.contains("peer \(SwbridgeLab.hostInterface) ifindex") && text.contains("netns \(topo.hosts[0])"), "\(text)")
+        }
+    }
+
+    @Test("a port's interface deleted and created again is re-attached on the kernel's link event, not on a poll",
+          .timeLimit(.minutes(1)))
+    func reattachOnLinkEvent() throws {
+        try withSwbridgeLab(hosts: 2) { topo in
+            let bridge = try topo.start()
+            func attached() throws -> Bool {
+                let text = try bridge.mustControl(["link", "show"], lab: topo.lab)
+                guard let line = text.split(separator: "\n").first(where: { $0.contains(" \(topo.ports[1]): ") }) else { return false }
+                return !String(line).contains("ABSENT")
+            }
+            try topo.lab.mustRun(["ip", "link", "del", SwbridgeLab.hostInterface], in: topo.hosts[1])
+            #expect(try waitUntil(timeout: .seconds(20)) { try !attached() }, "the vanished port is marked absent")
+            // One control round trip (a process start and an answer), to separate it from the re-attach.
+            let probe = ContinuousClock.now
+            _ = try attached()
+            let roundTrip = ContinuousClock.now - probe
+            let before = ContinuousClock.now
+            try topo.connect(1)
+            var back = false
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !back && ContinuousClock.now < deadline { back = try attached() }
+            let took = ContinuousClock.now - before
+            let shown = try bridge.mustControl(["link", "show"], lab: topo.lab)
+            #expect(back, "\(shown)")
+            // The fallback poll runs every 5 s: well under that means the link event did it.
+            #expect(took < .seconds(4), "re-attached after \(took)")
+            TimingBounds.expect(took, atMost: .milliseconds(100) + roundTrip * 2,
+                                "veth created to port re-attached (bound: 100 ms plus two control round trips of \(roundTrip))")
+            #expect(try topo.ping(from: 0, to: 1, count: 2).allAnswered)
         }
     }
 }
