@@ -282,25 +282,19 @@ public final class ForwardingEngine {
         let bit: UInt64 = 1 << UInt64(port)
         guard c.forwardingMask & bit != 0 else { return dropped(counters, port, .portDisabled) }
 
-        let bytes = frame.bytes
-        let n = bytes.count
-        guard n >= 14 else { return dropped(counters, port, .runt) }
-        let dst = MACAddress(bytes: bytes, offset: 0)
-        let src = MACAddress(bytes: bytes, offset: 6)
-        // Tags: only the outer one matters for forwarding; a third one is refused.
-        let type0 = loadBE16(bytes, 12)
-        var outerTCI: UInt16 = 0
-        var outerTPID: UInt16 = 0
-        if EtherType.isTag(type0) {
-            guard n >= 18 else { return dropped(counters, port, .truncatedTag) }
-            outerTPID = type0
-            outerTCI = loadBE16(bytes, 14)
-            let type1 = loadBE16(bytes, 16)
-            if EtherType.isTag(type1) {
-                guard n >= 22 else { return dropped(counters, port, .truncatedTag) }
-                if EtherType.isTag(loadBE16(bytes, 20)) { return dropped(counters, port, .tooManyTags) }
-            }
+        // The one header parser (EthernetFrame.swift). Only the outer tag matters for
+        // forwarding; a third one is refused.
+        let header: FrameHeader
+        switch FrameHeader.parsed(frame.bytes) {
+        case .success(let h): header = h
+        case .failure(.runt): return dropped(counters, port, .runt)
+        case .failure(.truncatedTag): return dropped(counters, port, .truncatedTag)
+        case .failure(.tooManyTags): return dropped(counters, port, .tooManyTags)
         }
+        let dst = header.destination
+        let src = header.source
+        let outerTPID = header.outerTag?.tpid ?? 0
+        let outerTCI = header.outerTag?.tci ?? 0
         guard src.isValidSource else { return dropped(counters, port, .invalidSource) }
 
         var verdict = Verdict()
