@@ -109,14 +109,9 @@ public final class Bridge: @unchecked Sendable {
         guard options.threads == 1 || !options.backends.values.contains(.pcap) else {
             throw BridgeError.invalid("backend=pcap ports work with one forwarding thread (libpcap has no fanout)")
         }
-        var perWorker: [[(any BridgePort)?]] = []
-        for _ in 0..<options.threads {
-            var ports: [(any BridgePort)?] = []
-            for (i, p) in options.bridge.ports.enumerated() {
-                ports.append(try Self.openPort(p.name, index: i, options))
-            }
-            perWorker.append(ports)
-        }
+        // Each port's sockets, one per worker, in one fanout group; then regrouped per worker.
+        let perPort = try options.bridge.ports.map { try Self.openPorts($0.name, count: options.threads, options) }
+        let perWorker: [[(any BridgePort)?]] = (0..<options.threads).map { w in perPort.map { $0[w] } }
         for name in options.mirrors.keys where !options.bridge.ports.contains(where: { $0.name == name }) {
             throw BridgeError.invalid("--mirror \(name): no such port on this bridge")
         }
@@ -134,10 +129,11 @@ public final class Bridge: @unchecked Sendable {
         runtime.withLock { rt in
             for i in rt.indices { rt[i].ifindex = perWorker[0][i]?.boundInterfaceIndex ?? 0 }
         }
+        let storm = StormBudget()  // one per bridge: a port's rate holds across all workers
         for (w, ports) in perWorker.enumerated() {
             workers.append(try ForwardingWorker(id: w, table: table, configuration: options.bridge, ports: ports,
                                                 busyPoll: options.busyPoll, spinMicroseconds: options.spinMicroseconds,
-                                                mirrors: mirrors, logger: logger))
+                                                mirrors: mirrors, stormBudget: storm, logger: logger))
         }
         if options.dropPrivileges {
             // Before any thread starts: threads inherit the reduced set.
@@ -150,33 +146,27 @@ public final class Bridge: @unchecked Sendable {
         }
     }
 
-    /// Each port's sockets (one per worker) join one fanout group when there are several
-    /// workers. A group id is unique in the network namespace and bound to one interface, so
-    /// each port gets its own: derived from the process id, so two bridges never collide.
-    /// Opens `name` with its backend; errors name the port.
-    static func openPort(_ name: String, index: Int, _ options: BridgeOptions) throws -> any BridgePort {
+    /// Opens `count` sockets on port `name` (one per worker) with its backend; errors name the
+    /// port. Several AF_PACKET sockets join one PACKET_FANOUT group whose id the kernel assigns
+    /// (unique in the namespace, so two bridges never collide).
+    static func openPorts(_ name: String, count: Int, _ options: BridgeOptions) throws -> [any BridgePort] {
         switch options.backends[name] ?? .afPacket {
         case .afPacket:
             do {
-                return try AFPacketPort(interface: name, configuration: ringConfiguration(options, port: index))
+                return try AFPacketPort.openFanoutGroup(interface: name, count: count, configuration: options.ring)
             } catch {
                 throw BridgeError.port(name, error)
             }
         case .pcap:
+            // Only with one worker (checked in init): libpcap has no fanout.
             do {
-                return try PcapBridgePort(interface: name)
+                return [try PcapBridgePort(interface: name)]
             } catch let e as PacketIOError {
                 throw BridgeError.port(name, e)
             } catch {
                 throw BridgeError.invalid("port \(name): \(error)")
             }
         }
-    }
-
-    static func ringConfiguration(_ options: BridgeOptions, port: Int) -> AFPacketPort.Configuration {
-        var c = options.ring
-        if options.threads > 1 { c.fanoutGroup = UInt16(truncatingIfNeeded: Int(getpid()) &* 64 &+ port) }
-        return c
     }
 
     /// Asks `run()` to return (async-signal-safe: one atomic store).
@@ -282,11 +272,10 @@ public final class Bridge: @unchecked Sendable {
             let name = options.bridge.ports[i].name
             guard (try? Interface.index(of: name)) != nil else { continue }
             // The interface is back (it may be a new one of the same name): open it on every worker.
-            var opened: [any BridgePort] = []
+            let opened: [any BridgePort]
             do {
-                for _ in workers.indices { opened.append(try Self.openPort(name, index: i, options)) }
+                opened = try Self.openPorts(name, count: workers.count, options)  // closes them on failure
             } catch {
-                for p in opened { p.close() }
                 logger.debug("port \(name): not ready yet: \(error)")
                 continue
             }
