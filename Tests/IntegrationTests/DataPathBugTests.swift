@@ -67,6 +67,27 @@ struct DataPathBugIntegrationTests {
         port.releaseReceived()
     }
 
+    @Test("TX bytes are those of the frames sent, when a frame in the middle is skipped", .privileged, .timeLimit(.minutes(1)))
+    func transmitReportsTheFramesThatWent() throws {
+        let topo = try BridgeLab()
+        let port = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0]) }
+        defer { port.close() }
+        // 60 and 70 bytes go; 1,600 bytes without GSO metadata is over the 1,500-byte MTU.
+        let frames = [60, 1_600, 70].map { n in
+            WireFrame.make(dst: WireFrame.mac(9, 9), src: WireFrame.mac(1, 1), marker: "len\(n)").bytes + [UInt8](repeating: 0, count: n - 60)
+        }
+        let storage = frames.map { f -> UnsafeMutableRawBufferPointer in
+            let p = UnsafeMutableRawBufferPointer.allocate(byteCount: f.count, alignment: 16)
+            p.copyBytes(from: f)
+            return p
+        }
+        defer { for p in storage { p.deallocate() } }
+        let egress = storage.map { EgressFrame(bytes: UnsafeRawBufferPointer($0), encoding: .asIs) }
+        let result = egress.withUnsafeBufferPointer { port.transmitReporting($0) }
+        #expect(result == TransmitResult(frames: 2, bytes: 130))
+        #expect(port.statistics().transmitDroppedOversize == 1)
+    }
+
     @Test("the MTU follows the interface the socket is bound to through a rename", .privileged, .timeLimit(.minutes(1)))
     func mtuFollowsTheIfindex() throws {
         let topo = try BridgeLab()
