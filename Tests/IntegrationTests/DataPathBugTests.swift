@@ -67,6 +67,41 @@ struct DataPathBugIntegrationTests {
         port.releaseReceived()
     }
 
+    @Test("a receive that returns nothing keeps the blocks of frames still held (V3 ring)", .privileged, .timeLimit(.minutes(1)))
+    func emptyReceiveKeepsHeldBlocks() throws {
+        let topo = try BridgeLab()
+        // Two blocks, retired after 1 ms: every lone frame closes its block.
+        var c = AFPacketPort.Configuration()
+        c.ringVersion = .v3
+        c.blockSize = 69_632
+        c.blockCount = 2
+        let port = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0], configuration: c) }
+        defer { port.close() }
+        let sender = try topo.lab.withNetworkNamespace(topo.h1) { try HostPacketSocket(interface: topo.h1If) }
+        let src = WireFrame.mac(1, 1)
+        // A fills block 0; then a receive that finds nothing (block 1 is empty).
+        try sender.send(.make(dst: WireFrame.broadcast, src: src, marker: "A"))
+        let a = Self.receiveHeld(port, count: 1, deadline: .seconds(10))
+        try #require(a.count == 1)
+        let copy = Array(a[0].bytes)
+        var room = [ReceivedFrame](repeating: a[0], count: 8)
+        #expect(room.withUnsafeMutableBufferPointer { port.receive(into: $0, port: 0) } == 0)
+        // B fills block 1, and is received too: both blocks are held now.
+        try sender.send(.make(dst: WireFrame.broadcast, src: src, marker: "B"))
+        let b = Self.receiveHeld(port, count: 1, deadline: .seconds(10))
+        try #require(b.count == 1)
+        // C: a ring that gave block 0 back at the empty receive would write C over A.
+        try sender.send(.make(dst: WireFrame.broadcast, src: src, marker: "C"))
+        let end = ContinuousClock.now + .seconds(10)
+        var seen: UInt64 = 0
+        repeat {
+            seen = port.statistics().kernelPackets
+        } while seen < 3 && ContinuousClock.now < end && poll(nil, 0, 5) == 0
+        try #require(seen >= 3, "the kernel saw \(seen) frames")
+        #expect(a[0].bytes.elementsEqual(copy), "the held frame A was overwritten after an empty receive")
+        port.releaseReceived()
+    }
+
     @Test("TX bytes are those of the frames sent, when a frame in the middle is skipped", .privileged, .timeLimit(.minutes(1)))
     func transmitReportsTheFramesThatWent() throws {
         let topo = try BridgeLab()
