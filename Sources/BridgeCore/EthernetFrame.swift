@@ -2,6 +2,12 @@
 // A bridge reads only the destination, the source and up to two VLAN tags; anything shorter
 // than that, or a tag cut off by the end of the frame, is rejected with a reason instead of
 // trapping, because every byte here comes from the wire.
+//
+// This is the one header parser: the forwarding engine decides every frame on `parsed` and the
+// fuzz harness checks it against an independent reference (Fuzz/FuzzEntry.swift). It reads a
+// raw buffer pointer, not a RawSpan: the frame views it reads (`ReceivedFrame.bytes`) are
+// stored in preallocated batch arrays, where a span, being non-escapable, cannot live; the
+// bounds are checked explicitly below before every load.
 
 /// EtherType values the bridge cares about.
 public enum EtherType {
@@ -74,8 +80,15 @@ public struct FrameHeader: Equatable, Sendable {
     /// Parses the header of `bytes` (starting at the destination address). Never traps.
     @inlinable
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws(FrameParseError) -> FrameHeader {
+        try parsed(bytes).get()
+    }
+
+    /// `parse` as a value, for the hot path: no error is thrown or boxed, and fields the caller
+    /// never reads are optimised away once inlined.
+    @inlinable @inline(__always)
+    public static func parsed(_ bytes: UnsafeRawBufferPointer) -> Result<FrameHeader, FrameParseError> {
         let n = bytes.count
-        guard n >= minimumLength else { throw .runt(length: n) }
+        guard n >= minimumLength else { return .failure(.runt(length: n)) }
         let dst = MACAddress(bytes: bytes, offset: 0)
         let src = MACAddress(bytes: bytes, offset: 6)
         var type = loadBE16(bytes, 12)
@@ -83,21 +96,21 @@ public struct FrameHeader: Equatable, Sendable {
         var outer: VLANTag? = nil
         var inner: VLANTag? = nil
         if EtherType.isTag(type) {
-            guard n >= offset + 4 else { throw .truncatedTag(length: n) }
+            guard n >= offset + 4 else { return .failure(.truncatedTag(length: n)) }
             outer = VLANTag(tpid: type, tci: loadBE16(bytes, offset))
             type = loadBE16(bytes, offset + 2)
             offset += 4
             if EtherType.isTag(type) {
-                guard n >= offset + 4 else { throw .truncatedTag(length: n) }
+                guard n >= offset + 4 else { return .failure(.truncatedTag(length: n)) }
                 inner = VLANTag(tpid: type, tci: loadBE16(bytes, offset))
                 type = loadBE16(bytes, offset + 2)
                 offset += 4
-                if EtherType.isTag(type) { throw .tooManyTags }
+                if EtherType.isTag(type) { return .failure(.tooManyTags) }
             }
         }
-        return FrameHeader(
+        return .success(FrameHeader(
             destination: dst, source: src, outerTag: outer, innerTag: inner,
-            etherType: type, payloadOffset: offset)
+            etherType: type, payloadOffset: offset))
     }
 
     @inlinable

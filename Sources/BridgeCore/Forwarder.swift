@@ -104,11 +104,10 @@ public final class Forwarder {
                 counters.countTransmitDropped(port: p, frames: count)
                 continue
             }
-            let sent = port.transmit(queue)
-            var bytes = 0
-            for k in 0..<sent { bytes += queue[k].wireLength }
-            counters.countTransmitted(port: p, frames: sent, bytes: bytes)
-            if sent < count { counters.countTransmitDropped(port: p, frames: count - sent) }
+            // The port says which frames went: one it skipped mid-batch has no bytes on the wire.
+            let sent = port.transmitReporting(queue)
+            counters.countTransmitted(port: p, frames: sent.frames, bytes: sent.bytes)
+            if sent.frames < count { counters.countTransmitDropped(port: p, frames: count - sent.frames) }
         }
     }
 }

@@ -14,7 +14,7 @@
 //     hairpin), never from an isolated port to another isolated one, only within the VLAN.
 //
 // The engine is a final class owned by one thread; several engines (one per forwarding thread)
-// share one MACTable. Its scratch, masks and counters are allocated at init and by `apply`;
+// share one MACTable and one StormBudget. Its scratch, masks and counters are allocated at init and by `apply`;
 // `process` allocates nothing.
 
 /// A received frame handed to the engine: a view of bytes the transport owns until the batch
@@ -209,47 +209,6 @@ final class CompiledConfiguration {
     }
 }
 
-/// Token buckets of storm control, owned by one engine (one thread): 3 per port.
-@usableFromInline
-final class StormBuckets {
-    /// Tokens in thousandths of a frame, and the millisecond they were last topped up.
-    @usableFromInline let tokens: UnsafeMutablePointer<UInt64>
-    @usableFromInline let last: UnsafeMutablePointer<UInt64>
-    init() {
-        tokens = .allocate(capacity: PortMask.capacity * 3)
-        tokens.initialize(repeating: UInt64.max, count: PortMask.capacity * 3)  // max: start full
-        last = .allocate(capacity: PortMask.capacity * 3)
-        last.initialize(repeating: 0, count: PortMask.capacity * 3)
-    }
-    deinit {
-        tokens.deallocate()
-        last.deallocate()
-    }
-    func reset() {
-        tokens.update(repeating: UInt64.max, count: PortMask.capacity * 3)
-    }
-
-    /// Takes one frame's token from bucket `i` (rate `rate` frames/s) at `now`; false: over.
-    @inlinable @inline(__always)
-    func take(_ i: Int, rate: UInt32, now: UInt64) -> Bool {
-        let burst = max(UInt64(rate) * 100, 1000)  // 100 ms of the rate, at least one frame
-        var t = tokens[i]
-        if t == UInt64.max {
-            t = burst
-        } else {
-            let elapsed = now &- last[i]
-            t = min(burst, t &+ elapsed &* UInt64(rate))  // rate frames/s = rate thousandths per ms
-        }
-        last[i] = now
-        if t >= 1000 {
-            tokens[i] = t - 1000
-            return true
-        }
-        tokens[i] = t
-        return false
-    }
-}
-
 /// The batch forwarding decision. One per forwarding thread; see the file comment.
 public final class ForwardingEngine {
     /// The largest batch `process` takes.
@@ -259,9 +218,13 @@ public final class ForwardingEngine {
     public let counters: CounterBlock
     public private(set) var configuration: BridgeConfiguration
     @usableFromInline var compiled: CompiledConfiguration
-    @usableFromInline let storm = StormBuckets()
+    /// Storm-control buckets: the bridge's, shared by all its engines (see StormBudget.swift).
+    public let stormBudget: StormBudget
 
-    public init(table: MACTable, configuration: BridgeConfiguration, maxBatch: Int = 256, counters: CounterBlock? = nil) throws(ConfigurationError) {
+    /// `stormBudget`: the bridge's shared budget; nil gives this engine one of its own (one
+    /// engine per bridge, tests).
+    public init(table: MACTable, configuration: BridgeConfiguration, maxBatch: Int = 256, counters: CounterBlock? = nil,
+                stormBudget: StormBudget? = nil) throws(ConfigurationError) {
         precondition(maxBatch > 0, "maxBatch must be positive")
         try configuration.validate()
         self.table = table
@@ -269,15 +232,15 @@ public final class ForwardingEngine {
         self.counters = counters ?? CounterBlock()
         self.configuration = configuration
         self.compiled = CompiledConfiguration(configuration)
+        self.stormBudget = stormBudget ?? StormBudget()
     }
 
     /// Compiles `configuration` into the engine's masks. Call it from the owning thread,
-    /// between batches.
+    /// between batches. The storm-control budget is not refilled: it belongs to the bridge.
     public func apply(_ configuration: BridgeConfiguration) throws(ConfigurationError) {
         try configuration.validate()
         self.configuration = configuration
         compiled = CompiledConfiguration(configuration)
-        storm.reset()
     }
 
     /// Decides every frame of `frames` into `verdicts` (same index), learning sources on the
@@ -293,7 +256,7 @@ public final class ForwardingEngine {
         let c = compiled
         let table = self.table
         let counters = self.counters
-        let storm = self.storm
+        let storm = self.stormBudget
         for i in 0..<frames.count {
             verdicts[i] = Self.decide(frames[i], now: now, c, table, counters, storm)
         }
@@ -302,13 +265,13 @@ public final class ForwardingEngine {
     /// The decision for one frame, counted.
     @inlinable
     public func decide(_ frame: ReceivedFrame, now: Timestamp) -> Verdict {
-        Self.decide(frame, now: now, compiled, table, counters, storm)
+        Self.decide(frame, now: now, compiled, table, counters, stormBudget)
     }
 
     @inlinable @inline(__always)
     static func decide(
         _ frame: ReceivedFrame, now: Timestamp, _ c: CompiledConfiguration, _ table: MACTable, _ counters: CounterBlock,
-        _ storm: StormBuckets
+        _ storm: StormBudget
     ) -> Verdict {
         let port = frame.port
         guard port >= 0 && port < c.portCount else {
@@ -319,25 +282,19 @@ public final class ForwardingEngine {
         let bit: UInt64 = 1 << UInt64(port)
         guard c.forwardingMask & bit != 0 else { return dropped(counters, port, .portDisabled) }
 
-        let bytes = frame.bytes
-        let n = bytes.count
-        guard n >= 14 else { return dropped(counters, port, .runt) }
-        let dst = MACAddress(bytes: bytes, offset: 0)
-        let src = MACAddress(bytes: bytes, offset: 6)
-        // Tags: only the outer one matters for forwarding; a third one is refused.
-        let type0 = loadBE16(bytes, 12)
-        var outerTCI: UInt16 = 0
-        var outerTPID: UInt16 = 0
-        if EtherType.isTag(type0) {
-            guard n >= 18 else { return dropped(counters, port, .truncatedTag) }
-            outerTPID = type0
-            outerTCI = loadBE16(bytes, 14)
-            let type1 = loadBE16(bytes, 16)
-            if EtherType.isTag(type1) {
-                guard n >= 22 else { return dropped(counters, port, .truncatedTag) }
-                if EtherType.isTag(loadBE16(bytes, 20)) { return dropped(counters, port, .tooManyTags) }
-            }
+        // The one header parser (EthernetFrame.swift). Only the outer tag matters for
+        // forwarding; a third one is refused.
+        let header: FrameHeader
+        switch FrameHeader.parsed(frame.bytes) {
+        case .success(let h): header = h
+        case .failure(.runt): return dropped(counters, port, .runt)
+        case .failure(.truncatedTag): return dropped(counters, port, .truncatedTag)
+        case .failure(.tooManyTags): return dropped(counters, port, .tooManyTags)
         }
+        let dst = header.destination
+        let src = header.source
+        let outerTPID = header.outerTag?.tpid ?? 0
+        let outerTCI = header.outerTag?.tci ?? 0
         guard src.isValidSource else { return dropped(counters, port, .invalidSource) }
 
         var verdict = Verdict()

@@ -2,6 +2,12 @@
 // benchmarks inject frames and read what the bridge sent, with no kernel involved. Received
 // frames live in a fixed arena of slots, so receiving allocates nothing; recording sent
 // frames (on by default, for tests) allocates, and benchmarks turn it off.
+//
+// It checks the `Port` receive contract for its callers: released slots are filled with
+// `poison` (0xFF: a broadcast from a broadcast source, which the engine drops as an invalid
+// source), so a caller that reads a view after `releaseReceived()` sees garbage in a test
+// instead of the right bytes by luck. Benchmarks turn that off with `recordsTransmitted: false`
+// (they replay released frames with `rewind`).
 
 /// A port backed by memory.
 public final class MemoryPort: Port {
@@ -17,20 +23,32 @@ public final class MemoryPort: Port {
     private var lent = 0
     /// Record a copy of every sent frame in `sent`.
     public var recordsTransmitted: Bool
+    /// Poison released slots (see the file comment). Fixed at init.
+    public let checksContract: Bool
     /// Frames sent by the bridge on this port, after their egress encoding.
     public private(set) var sent: [[UInt8]] = []
     /// Frames sent in all, recorded or not.
     public private(set) var transmittedCount = 0
     /// Refuse (return fewer sent) after this many frames: a port that is "full".
     public var transmitLimit = Int.max
+    /// Skip frames longer than this on the wire (counted as not sent) and send the rest of the
+    /// batch, as an AF_PACKET or libpcap port skips a frame over its MTU.
+    public var maxWireLength = Int.max
     private let scratch: UnsafeMutableRawBufferPointer
 
-    public init(name: String, slotCount: Int = 1024, slotSize: Int = 2048, recordsTransmitted: Bool = true) {
+    /// What released slots are filled with (see `checksContract`).
+    public static let poison: UInt8 = 0xFF
+
+    /// `checksContract` defaults to `recordsTransmitted`: test ports check, benchmark ports
+    /// (which replay released frames) do not.
+    public init(name: String, slotCount: Int = 1024, slotSize: Int = 2048, recordsTransmitted: Bool = true,
+                checksContract: Bool? = nil) {
         precondition(slotCount > 0 && slotSize >= 64)
         self.name = name
         self.slotCount = slotCount
         self.slotSize = slotSize
         self.recordsTransmitted = recordsTransmitted
+        self.checksContract = checksContract ?? recordsTransmitted
         arena = .allocate(byteCount: slotCount * slotSize, alignment: 64)
         lengths = Array(repeating: 0, count: slotCount)
         scratch = .allocate(byteCount: slotSize + 4, alignment: 16)
@@ -73,31 +91,43 @@ public final class MemoryPort: Port {
     }
 
     public func releaseReceived() {
+        if checksContract {
+            for k in 0..<lent {
+                let slot = (head + k) % slotCount
+                (arena + slot * slotSize).initializeMemory(as: UInt8.self, repeating: Self.poison, count: slotSize)
+            }
+        }
         head = (head + lent) % slotCount
         lent = 0
     }
 
     /// Re-queues the frames just released (head moves back): replaying the same frames again
-    /// without copying, for benchmarks.
+    /// without copying, for benchmarks. Only without `checksContract` (released slots are
+    /// poisoned otherwise).
     public func rewind(_ count: Int) {
+        precondition(!checksContract, "rewind replays released slots: create the port with checksContract: false")
         precondition(lent == 0 && count + queued <= slotCount)
         head = (head - count % slotCount + slotCount) % slotCount
         queued += count
     }
 
-    public func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int {
-        let n = Swift.min(frames.count, Swift.max(transmitLimit - transmittedCount, 0))
-        if recordsTransmitted {
-            for i in 0..<n {
-                let f = frames[i]
-                if f.wireLength <= scratch.count {
-                    let len = f.write(into: scratch)
-                    sent.append(Array(UnsafeRawBufferPointer(rebasing: scratch[0..<len])))
-                }
+    public func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int { transmitReporting(frames).frames }
+
+    public func transmitReporting(_ frames: UnsafeBufferPointer<EgressFrame>) -> TransmitResult {
+        var result = TransmitResult(frames: 0, bytes: 0)
+        for f in frames {
+            guard transmittedCount < transmitLimit else { break }
+            let wire = f.wireLength
+            if wire > maxWireLength { continue }
+            if recordsTransmitted && wire <= scratch.count {
+                let len = f.write(into: scratch)
+                sent.append(Array(UnsafeRawBufferPointer(rebasing: scratch[0..<len])))
             }
+            transmittedCount += 1
+            result.frames += 1
+            result.bytes += wire
         }
-        transmittedCount += n
-        return n
+        return result
     }
 
     /// Forgets recorded frames.

@@ -86,11 +86,10 @@ extension Bridge {
         if slot == next.ports.count { next.ports.append(port) } else { next.ports[slot] = port }
         do { try next.validate() } catch { throw .invalid(error.description) }
         let claim = try Self.admit(port.name, runDirectory: options.runDirectory)
-        var opened: [any BridgePort] = []
+        let opened: [any BridgePort]
         do {
-            for _ in workers.indices { opened.append(try Self.openPort(port.name, index: slot, backend: backend, options)) }
+            opened = try Self.openPorts(port.name, count: workers.count, backend: backend, options)  // closes them on failure
         } catch {
-            for p in opened { p.close() }
             claim.release()
             // The interface may have vanished between the check and the open.
             throw error as? BridgeError ?? .invalid("\(port.name): \(error)")

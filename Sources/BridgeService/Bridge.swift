@@ -164,10 +164,10 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         defer { if claims.count < options.bridge.ports.count || !initialised { for c in claims { c?.release() } } }
         for p in options.bridge.ports { claims.append(try Self.admit(p.name, runDirectory: options.runDirectory)) }
         var perWorker: [[(any BridgePort)?]] = Array(repeating: Array(repeating: nil, count: PortMask.capacity), count: options.threads)
-        for w in 0..<options.threads {
-            for (i, p) in options.bridge.ports.enumerated() {
-                perWorker[w][i] = try Self.openPort(p.name, index: i, backend: options.backends[p.name] ?? .afPacket, options)
-            }
+        // Each port's sockets, one per worker, in one fanout group; then regrouped per worker.
+        for (i, p) in options.bridge.ports.enumerated() {
+            let sockets = try Self.openPorts(p.name, count: options.threads, backend: options.backends[p.name] ?? .afPacket, options)
+            for w in 0..<options.threads { perWorker[w][i] = sockets[w] }
         }
         var runtime = Array(repeating: PortRuntime(attached: true), count: options.bridge.ports.count)
         for i in runtime.indices { runtime[i].ifindex = perWorker[0][i]?.boundInterfaceIndex ?? 0 }
@@ -194,10 +194,11 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         }
         self.mirrors = mirrors
         var workers: [ForwardingWorker] = []
+        let storm = StormBudget()  // one per bridge: a port's rate holds across all workers
         for (w, ports) in perWorker.enumerated() {
             workers.append(try ForwardingWorker(id: w, table: table, configuration: options.bridge, ports: ports,
                                                 busyPoll: options.busyPoll, spinMicroseconds: options.spinMicroseconds,
-                                                mirrors: mirrors, logger: logger))
+                                                mirrors: mirrors, stormBudget: storm, logger: logger))
         }
         self.workers = workers
         group = WorkerGroup(workers)
@@ -215,33 +216,27 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         initialised = true
     }
 
-    /// Opens `name` with its backend; errors name the port.
-    static func openPort(_ name: String, index: Int, backend: PortBackend, _ options: BridgeOptions) throws -> any BridgePort {
+    /// Opens `count` sockets on port `name` (one per worker) with its backend; errors name the
+    /// port. Several AF_PACKET sockets join one PACKET_FANOUT group whose id the kernel assigns
+    /// (unique in the namespace, so two bridges never collide).
+    static func openPorts(_ name: String, count: Int, backend: PortBackend, _ options: BridgeOptions) throws -> [any BridgePort] {
         switch backend {
         case .afPacket:
             do {
-                return try AFPacketPort(interface: name, configuration: ringConfiguration(options, port: index))
+                return try AFPacketPort.openFanoutGroup(interface: name, count: count, configuration: options.ring)
             } catch {
                 throw BridgeError.port(name, error)
             }
         case .pcap:
+            // Only with one worker (checked in init): libpcap has no fanout.
             do {
-                return try PcapBridgePort(interface: name)
+                return [try PcapBridgePort(interface: name)]
             } catch let e as PacketIOError {
                 throw BridgeError.port(name, e)
             } catch {
                 throw BridgeError.invalid("port \(name): \(error)")
             }
         }
-    }
-
-    /// Each port's sockets (one per worker) join one fanout group when there are several
-    /// workers. A group id is unique in the network namespace and bound to one interface, so
-    /// each port gets its own: derived from the process id, so two bridges never collide.
-    static func ringConfiguration(_ options: BridgeOptions, port: Int) -> AFPacketPort.Configuration {
-        var c = options.ring
-        if options.threads > 1 { c.fanoutGroup = UInt16(truncatingIfNeeded: Int(getpid()) &* 64 &+ port) }
-        return c
     }
 
     /// Asks `run()` to return (async-signal-safe: one atomic store).
@@ -409,11 +404,10 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         for (i, name, backend) in detached {
             guard (try? Interface.index(of: name)) != nil else { continue }
             // The interface is back (it may be a new one of the same name): open it on every worker.
-            var opened: [any BridgePort] = []
+            let opened: [any BridgePort]
             do {
-                for _ in workers.indices { opened.append(try Self.openPort(name, index: i, backend: backend, options)) }
+                opened = try Self.openPorts(name, count: workers.count, backend: backend, options)  // closes them on failure
             } catch {
-                for p in opened { p.close() }
                 logger.debug("port \(name): not ready yet: \(error)")
                 continue
             }

@@ -35,14 +35,21 @@ protocol BridgePort: Port {
     var boundInterfaceIndex: Int32 { get }
     var backend: PortBackend { get }
     func ioStatistics() -> PortIOStatistics
-    /// Re-reads the interface's MTU (it may change while the bridge runs).
-    func updateMTU()
+    /// Re-reads the MTU of the interface behind `boundInterfaceIndex` (it may change while the
+    /// bridge runs, and the interface may be renamed). Throws when that interface is gone.
+    func updateMTU() throws
     func close()
+}
+
+extension BridgePort {
+    /// Whether the interface the port is bound to still exists, under any name: a renamed
+    /// interface keeps its index and the socket keeps working; a vanished one does not.
+    var boundInterfaceExists: Bool { Interface.exists(index: boundInterfaceIndex) }
 }
 
 extension AFPacketPort: BridgePort {
     var boundInterfaceIndex: Int32 { interfaceIndex }
-    func updateMTU() { try? refreshMTU() }
+    func updateMTU() throws { try refreshMTU() }
     var backend: PortBackend { .afPacket }
     func ioStatistics() -> PortIOStatistics {
         let s = statistics()
@@ -69,6 +76,7 @@ final class PcapBridgePort: BridgePort {
     }
     func releaseReceived() { port.releaseReceived() }
     func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int { port.transmit(frames) }
+    func transmitReporting(_ frames: UnsafeBufferPointer<EgressFrame>) -> TransmitResult { port.transmitReporting(frames) }
     func ioStatistics() -> PortIOStatistics {
         let s = port.statistics()
         return PortIOStatistics(kernelPackets: s.received &+ s.kernelDrops, kernelDrops: s.kernelDrops &+ s.interfaceDrops,

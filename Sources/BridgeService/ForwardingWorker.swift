@@ -78,11 +78,11 @@ final class ForwardingWorker: @unchecked Sendable {
     let appliedGeneration = Atomic<Int>(0)
 
     init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any BridgePort)?], busyPoll: Bool,
-         spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], logger: Logger) throws {
+         spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], stormBudget: StormBudget? = nil, logger: Logger) throws {
         self.spinMicroseconds = spinMicroseconds
         self.id = id
         counters = CounterBlock()
-        engine = try ForwardingEngine(table: table, configuration: configuration, counters: counters)
+        engine = try ForwardingEngine(table: table, configuration: configuration, counters: counters, stormBudget: stormBudget)
         self.ports = ports
         let initial: [(PcapMirror?, PcapMirror?)] = ports.indices.map { i in
             let m = mirrors.indices.contains(i) ? mirrors[i] : nil
@@ -212,7 +212,8 @@ final class ForwardingWorker: @unchecked Sendable {
         var err: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
         _ = getsockopt(p.fileDescriptor, SOL_SOCKET, SO_ERROR, &err, &len)  // also clears it
-        let stillThere = (try? Interface.index(of: p.name)) == p.boundInterfaceIndex
+        // By index, not by name: a renamed interface is still there (and its socket works).
+        let stillThere = p.boundInterfaceExists
         if stillThere && err != EBADF {
             logger.info("port \(p.name): socket reported errno \(err) (link down?); keeping it")
             return false
@@ -230,7 +231,8 @@ final class ForwardingWorker: @unchecked Sendable {
         stats.reserveCapacity(ports.count)
         for p in ports {
             // An MTU raised (or lowered) while the bridge runs takes effect within 250 ms.
-            p?.updateMTU()
+            // Fails only when the interface is gone, which its socket's error reports.
+            do { try p?.updateMTU() } catch { logger.debug("port \(p?.name ?? "?"): MTU not refreshed: \(error)") }
             stats.append(p?.ioStatistics())
         }
         published.withLock { $0 = stats }

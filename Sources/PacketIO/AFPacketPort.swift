@@ -44,6 +44,7 @@
 import Glibc
 import CLinuxPacket
 import BridgeCore
+import SystemCalls
 
 /// A `Port` on a Linux interface (AF_PACKET, TPACKET_V2 or V3 RX ring, sendmmsg TX).
 public final class AFPacketPort: Port {
@@ -59,6 +60,20 @@ public final class AFPacketPort: Port {
         case v3
 
         public var description: String { self == .v2 ? "TPACKET_V2" : "TPACKET_V3" }
+    }
+
+    /// A socket's PACKET_FANOUT membership. A group id is unique in the network namespace and
+    /// bound to one interface: an id chosen by user space (the process id and a port number,
+    /// once) can collide with another process's group on another interface, and that socket
+    /// then fails to join. So groups are created with a kernel-assigned id.
+    public enum Fanout: Sendable, Equatable {
+        /// Not in a group.
+        case none
+        /// Create a group with an id the kernel picks among the unused ones
+        /// (PACKET_FANOUT_FLAG_UNIQUEID, Linux 4.18); `fanoutGroupID` says which.
+        case newGroup
+        /// Join the group with this id (same interface, same mode).
+        case join(UInt16)
     }
 
     /// Sizes and switches fixed at creation.
@@ -106,10 +121,10 @@ public final class AFPacketPort: Port {
         /// One wait: the POLLOUT timeout for EAGAIN (ms), the pause for ENOBUFS (µs).
         public var transmitPollMilliseconds: Int32 = 1
         public var transmitBackoffMicroseconds: UInt32 = 50
-        /// Join this PACKET_FANOUT group (hash mode): sockets of one group on one interface
-        /// share its frames, each flow always to the same socket (so several forwarding
-        /// threads never reorder a flow). nil: no fanout.
-        public var fanoutGroup: UInt16? = nil
+        /// PACKET_FANOUT membership (hash mode): sockets of one group on one interface share
+        /// its frames, each flow always to the same socket (so several forwarding threads
+        /// never reorder a flow). `AFPacketPort.openFanoutGroup` sets it for its sockets.
+        public var fanout: Fanout = .none
 
         public init() {}
     }
@@ -121,6 +136,9 @@ public final class AFPacketPort: Port {
     public private(set) var fileDescriptor: Int32
     /// The egress MTU used for the oversize check (read at open, see `refreshMTU`).
     public private(set) var mtu: Int
+
+    /// The PACKET_FANOUT group the socket is in (nil: none).
+    public let fanoutGroupID: UInt16?
 
     /// The ring as built: version, blocks and (V2) slots.
     public let ringGeometry: RingGeometry
@@ -145,6 +163,7 @@ public final class AFPacketPort: Port {
         let mtu = try Interface.mtu(of: interface)
         let s = try AFPacketSocket.open(interface: interface)
         var mapped: (UnsafeMutableRawPointer, Int)? = nil
+        var fanoutID: UInt16? = nil
         do throws(PacketIOError) {
             let version = geometry.version == .v2 ? TPACKET_V2.rawValue : TPACKET_V3.rawValue
             try s.setInt(PACKET_VERSION, Int32(version), "PACKET_VERSION")
@@ -185,15 +204,22 @@ public final class AFPacketPort: Port {
             let length = geometry.length
             let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | Int32(MAP_POPULATE), s.fd, 0)
             guard let p, p != MAP_FAILED else {
-                throw .systemCall(operation: "mmap of the \(length)-byte RX ring", interface: interface, errno: errno)
+                throw .system(IOError(call: "mmap of the \(length)-byte RX ring", subject: interface, errno: errno))
             }
             mapped = (p, length)
             try s.bind(ifindex: ifindex)
             if configuration.promiscuous { try s.addPromiscuousMembership(ifindex: ifindex) }
-            if let group = configuration.fanoutGroup {
-                // After bind: the group is per interface. Hash mode keeps each flow on one socket.
-                let arg = Int32(group) | Int32(PACKET_FANOUT_HASH) << 16
-                try s.setInt(PACKET_FANOUT, arg, "PACKET_FANOUT")
+            // After bind: the group is per interface. Hash mode keeps each flow on one socket.
+            switch configuration.fanout {
+            case .none:
+                fanoutID = nil
+            case .newGroup:
+                let mode = Int32(PACKET_FANOUT_HASH) | Int32(PACKET_FANOUT_FLAG_UNIQUEID)
+                try s.setInt(PACKET_FANOUT, mode << 16, "PACKET_FANOUT (new group)")
+                fanoutID = try s.fanoutGroupID()
+            case .join(let group):
+                try s.setInt(PACKET_FANOUT, Int32(group) | Int32(PACKET_FANOUT_HASH) << 16, "PACKET_FANOUT (join \(group))")
+                fanoutID = group
             }
         } catch {
             if let (p, length) = mapped { munmap(p, length) }
@@ -202,6 +228,7 @@ public final class AFPacketPort: Port {
         }
         self.name = interface
         self.interfaceIndex = ifindex
+        self.fanoutGroupID = fanoutID
         self.configuration = configuration
         self.ringGeometry = geometry
         self.fileDescriptor = s.fd
@@ -245,18 +272,52 @@ public final class AFPacketPort: Port {
         ring.release()
     }
 
-    public func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int {
+    public func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int { transmitReporting(frames).frames }
+
+    /// Frames it cannot send (malformed, oversize, a per-frame error) are skipped mid-batch:
+    /// the bytes are those of the frames the kernel accepted.
+    public func transmitReporting(_ frames: UnsafeBufferPointer<EgressFrame>) -> TransmitResult {
         guard fileDescriptor >= 0 else {
             tx.droppedClosed &+= UInt64(frames.count)
-            return 0
+            return TransmitResult(frames: 0, bytes: 0)
         }
         return tx.send(frames)
     }
 
-    /// Re-reads the interface MTU (after `ip link set mtu`).
+    /// Re-reads the interface MTU (after `ip link set mtu`). The socket is bound to the
+    /// interface's index, which a rename keeps: the MTU is read from the interface behind that
+    /// index, under whatever name it has now (`name` may since be another interface's, or
+    /// nobody's). Throws `noSuchInterface` when the index is gone.
     public func refreshMTU() throws(PacketIOError) {
-        mtu = try Interface.mtu(of: name)
+        mtu = try Interface.mtu(of: Interface.name(ofIndex: interfaceIndex))
         tx.setMTU(mtu)
+    }
+
+    /// Opens `count` ports on `interface` in one new PACKET_FANOUT group (hash mode) whose id
+    /// the kernel assigns, so it cannot collide with another bridge's group: the first socket
+    /// creates the group, the others join it. One port per forwarding thread; with `count` 1
+    /// a single port without fanout. On failure every port opened so far is closed.
+    public static func openFanoutGroup(
+        interface: String, count: Int, configuration: Configuration = Configuration()
+    ) throws(PacketIOError) -> [AFPacketPort] {
+        guard count >= 1 else { throw .invalidConfiguration("fanout group of \(count) sockets") }
+        var c = configuration
+        c.fanout = count == 1 ? .none : .newGroup
+        let first = try AFPacketPort(interface: interface, configuration: c)
+        var ports = [first]
+        guard count > 1 else { return ports }
+        guard let group = first.fanoutGroupID else {
+            first.close()
+            throw .invalidConfiguration("the kernel reported no fanout group for \(interface)")
+        }
+        c.fanout = .join(group)
+        do throws(PacketIOError) {
+            for _ in 1..<count { ports.append(try AFPacketPort(interface: interface, configuration: c)) }
+        } catch {
+            for p in ports { p.close() }
+            throw error
+        }
+        return ports
     }
 
     /// Counters of the port; reading folds in (and resets) the kernel's PACKET_STATISTICS.

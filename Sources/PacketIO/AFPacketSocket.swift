@@ -6,6 +6,7 @@
 #if canImport(Glibc)
 import Glibc
 import CLinuxPacket
+import SystemCalls
 
 /// Thin wrappers over the setsockopt/getsockopt calls of an AF_PACKET socket.
 struct AFPacketSocket {
@@ -15,15 +16,17 @@ struct AFPacketSocket {
     /// A raw packet socket that receives nothing until `bind` (protocol 0), so no frame lands
     /// before the ring is in place.
     static func open(interface: String) throws(PacketIOError) -> AFPacketSocket {
-        let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .systemCall(operation: "socket(AF_PACKET, SOCK_RAW)", interface: interface, errno: errno) }
+        let fd = try packetSystemCall("socket(AF_PACKET, SOCK_RAW)", on: interface) {
+            socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
         return AFPacketSocket(fd: fd, interface: interface)
     }
 
     func set<T>(_ option: Int32, _ value: T, _ label: String) throws(PacketIOError) {
         var v = value
-        let rc = withUnsafePointer(to: &v) { setsockopt(fd, SOL_PACKET, option, $0, socklen_t(MemoryLayout<T>.size)) }
-        if rc < 0 { throw .systemCall(operation: "setsockopt(\(label))", interface: interface, errno: errno) }
+        try packetSystemCall("setsockopt(\(label))", on: interface) {
+            withUnsafePointer(to: &v) { setsockopt(fd, SOL_PACKET, option, $0, socklen_t(MemoryLayout<T>.size)) }
+        }
     }
 
     func setInt(_ option: Int32, _ value: Int32, _ label: String) throws(PacketIOError) {
@@ -35,8 +38,8 @@ struct AFPacketSocket {
     func setReceiveBuffer(_ bytes: Int) {
         var v = Int32(clamping: bytes / 2)  // the kernel doubles it for bookkeeping
         let size = socklen_t(MemoryLayout<Int32>.size)
-        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, size) != 0 {
-            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, size)
+        if (try? packetSystemCall("setsockopt(SO_RCVBUFFORCE)", on: interface, { setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, size) })) == nil {
+            _ = try? packetSystemCall("setsockopt(SO_RCVBUF)", on: interface) { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, size) }
         }
     }
 
@@ -46,12 +49,13 @@ struct AFPacketSocket {
         sll.sll_family = UInt16(AF_PACKET)
         sll.sll_protocol = UInt16(ETH_P_ALL).bigEndian
         sll.sll_ifindex = ifindex
-        let rc = withUnsafePointer(to: &sll) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_ll>.size))
+        try packetSystemCall("bind", on: interface) {
+            withUnsafePointer(to: &sll) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_ll>.size))
+                }
             }
         }
-        if rc < 0 { throw .systemCall(operation: "bind", interface: interface, errno: errno) }
     }
 
     /// Promiscuous mode as a membership: the kernel drops it when the socket goes away.
@@ -69,13 +73,28 @@ struct AFPacketSocket {
         if v3 {
             var st = tpacket_stats_v3()
             var len = socklen_t(MemoryLayout<tpacket_stats_v3>.size)
-            let rc = withUnsafeMutablePointer(to: &st) { getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, $0, &len) }
-            return rc == 0 ? (st.tp_packets, st.tp_drops, st.tp_freeze_q_cnt) : nil
+            let ok = (try? packetSystemCall("getsockopt(PACKET_STATISTICS)", on: interface) {
+                withUnsafeMutablePointer(to: &st) { getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, $0, &len) }
+            }) != nil
+            return ok ? (st.tp_packets, st.tp_drops, st.tp_freeze_q_cnt) : nil
         }
         var st = tpacket_stats()
         var len = socklen_t(MemoryLayout<tpacket_stats>.size)
-        let rc = withUnsafeMutablePointer(to: &st) { getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, $0, &len) }
-        return rc == 0 ? (st.tp_packets, st.tp_drops, 0) : nil
+        let ok = (try? packetSystemCall("getsockopt(PACKET_STATISTICS)", on: interface) {
+            withUnsafeMutablePointer(to: &st) { getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, $0, &len) }
+        }) != nil
+        return ok ? (st.tp_packets, st.tp_drops, 0) : nil
+    }
+
+    /// The id of the PACKET_FANOUT group the socket joined (getsockopt returns id | mode << 16
+    /// | flags << 24; the kernel's first unique id is 0, so only call this after joining).
+    func fanoutGroupID() throws(PacketIOError) -> UInt16 {
+        var value: UInt32 = 0
+        var len = socklen_t(MemoryLayout<UInt32>.size)
+        try packetSystemCall("getsockopt(PACKET_FANOUT)", on: interface) {
+            getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &value, &len)
+        }
+        return UInt16(truncatingIfNeeded: value)
     }
 }
 #endif

@@ -6,6 +6,7 @@
 import Glibc
 import CLinuxPacket
 import BridgeCore
+import SystemCalls
 
 /// A network interface of the calling thread's network namespace.
 public struct Interface: Hashable, Sendable, CustomStringConvertible {
@@ -27,7 +28,7 @@ public struct Interface: Hashable, Sendable, CustomStringConvertible {
     /// All interfaces of the namespace, by index.
     public static func all() throws(PacketIOError) -> [Interface] {
         guard let list = if_nameindex() else {
-            throw .systemCall(operation: "if_nameindex", interface: "*", errno: errno)
+            throw .system(IOError(call: "if_nameindex", errno: errno))
         }
         defer { if_freenameindex(list) }
         var result: [Interface] = []
@@ -45,6 +46,21 @@ public struct Interface: Hashable, Sendable, CustomStringConvertible {
         try ioctl(name, UInt(SIOCGIFINDEX), "SIOCGIFINDEX", &ifr)
         return ifr.ifr_ifru.ifru_ivalue
     }
+
+    /// The current name of the interface with `index`: an open socket is bound to an index, and
+    /// follows the interface through a rename, so what it is bound to is looked up this way.
+    public static func name(ofIndex index: Int32) throws(PacketIOError) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(IF_NAMESIZE))
+        guard if_indextoname(UInt32(bitPattern: index), &buffer) != nil else {
+            let e = errno
+            if e == ENXIO || e == ENODEV { throw .noSuchInterface("index \(index)") }
+            throw .system(IOError(call: "if_indextoname", subject: "index \(index)", errno: e))
+        }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Whether an interface with `index` exists (under any name).
+    public static func exists(index: Int32) -> Bool { (try? name(ofIndex: index)) != nil }
 
     /// The MTU (payload bytes after the Ethernet header).
     public static func mtu(of name: String) throws(PacketIOError) -> Int {
@@ -81,13 +97,15 @@ public struct Interface: Hashable, Sendable, CustomStringConvertible {
 
     /// One ioctl on a throwaway datagram socket (any socket answers interface ioctls).
     static func ioctl(_ name: String, _ request: UInt, _ label: String, _ ifr: inout ifreq) throws(PacketIOError) {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .systemCall(operation: "socket", interface: name, errno: errno) }
+        let fd = try packetSystemCall("socket(AF_INET, SOCK_DGRAM)", on: name) {
+            socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
         defer { close(fd) }
-        if clp_ioctl_ifreq(fd, request, &ifr) < 0 {
-            let e = errno
-            if e == ENODEV || e == ENXIO { throw .noSuchInterface(name) }
-            throw .systemCall(operation: label, interface: name, errno: e)
+        do throws(IOError) {
+            try systemCall(label, on: name) { clp_ioctl_ifreq(fd, request, &ifr) }
+        } catch {
+            if error.errno == ENODEV || error.errno == ENXIO { throw .noSuchInterface(name) }
+            throw .system(error)
         }
     }
 }

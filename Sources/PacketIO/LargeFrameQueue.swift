@@ -83,7 +83,10 @@ final class LargeFrameQueue {
         let headroom = RxRing.tagHeadroom
         let vnet = vnetHeader ? RxRing.vnetLength : 0
         var n = -1
-        for _ in 0..<2 {
+        var e: Int32 = 0
+        // errno is read once, right after the call (the SystemCalls rules, inline: this runs
+        // per large frame). EINTR and a pending socket error are retried, a bounded few times.
+        for _ in 0..<3 {
             vector.pointee = iovec(iov_base: buffer + headroom, iov_len: Self.bufferSize - headroom)
             message.pointee = msghdr()
             message.pointee.msg_iov = vector
@@ -91,10 +94,13 @@ final class LargeFrameQueue {
             message.pointee.msg_control = control
             message.pointee.msg_controllen = controlSize
             n = recvmsg(fd, message, Int32(MSG_DONTWAIT))
-            if n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF { break }
+            if n >= 0 { break }
+            e = errno
+            Self.checkNotABug(e, "recvmsg")
+            if e == EAGAIN || e == EWOULDBLOCK { break }
         }
         if n < 0 {
-            if errno == EAGAIN || errno == EWOULDBLOCK { resynchronisations &+= 1 }  // nothing to pair with
+            if e == EAGAIN || e == EWOULDBLOCK { resynchronisations &+= 1 }  // nothing to pair with
             return nil
         }
         // MSG_TRUNC: larger than a buffer (over 64 KiB: BIG TCP); consumed, lost.
@@ -120,10 +126,18 @@ final class LargeFrameQueue {
 
     /// Consumes one queued datagram without keeping it (a skipped slot's partner).
     func discard() {
-        for _ in 0..<2 {
+        for _ in 0..<3 {
             if recv(fd, nil, 0, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC)) >= 0 { return }
-            if errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF { return }
+            let e = errno
+            Self.checkNotABug(e, "recv")
+            if e == EAGAIN || e == EWOULDBLOCK { return }
         }
+    }
+
+    /// EBADF and EFAULT are swbridge bugs (a closed socket, a bad buffer), not conditions.
+    @inline(__always)
+    static func checkNotABug(_ e: Int32, _ call: StaticString) {
+        precondition(e != EBADF && e != EFAULT, "\(call) failed with errno \(e): a swbridge bug")
     }
 
     /// Empties the queue (out of step with the ring).
@@ -131,7 +145,9 @@ final class LargeFrameQueue {
         resynchronisations &+= 1
         for _ in 0..<100_000 {
             if recv(fd, nil, 0, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC)) >= 0 { continue }
-            if errno == EINTR || errno == ENETDOWN || errno == ENXIO { continue }  // a pending error, once
+            let e = errno
+            Self.checkNotABug(e, "recv")
+            if e == EINTR || e == ENETDOWN || e == ENXIO { continue }  // a pending error, once
             return
         }
     }

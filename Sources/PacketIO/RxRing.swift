@@ -51,7 +51,8 @@ class RxRing {
         isMapped = false
     }
 
-    /// Hands out up to `frames.count` owned frames; their bytes stay valid until `release`.
+    /// Hands out up to `frames.count` owned frames; their bytes stay valid until `release`,
+    /// also across further `receive` calls (which never return memory the caller may hold).
     func receive(into frames: UnsafeMutableBufferPointer<ReceivedFrame>, port: Int) -> Int {
         fatalError("RxRing.receive is implemented by RxRingV2 and RxRingV3")
     }

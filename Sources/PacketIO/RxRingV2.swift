@@ -59,6 +59,9 @@ final class RxRingV2: RxRing {
     var current = 0
     /// Slots handed out or skipped and not yet returned: the `held` slots before `current`.
     var held = 0
+    /// Frames handed out since the last `release`: while there are any, the caller holds views
+    /// into the held slots, and only its `release` may return them (the Port contract).
+    var handedOut = 0
 
     /// Where frames larger than a slot come from (nil: slots hold every frame).
     let largeFrames: LargeFrameQueue?
@@ -121,15 +124,18 @@ final class RxRingV2: RxRing {
             n += 1
         }
         received &+= UInt64(n)
-        // Only skipped frames: none was handed out, so nobody will release them. Give them
-        // back now, or a port that sees nothing but skipped frames would end up holding every
-        // slot and never receive again.
-        if n == 0 && held > 0 { release() }
+        handedOut += n
+        // Only skipped frames since the last release: nobody holds a view into them and nobody
+        // will release them, so give them back now (or a port that sees nothing but skipped
+        // frames would end up holding every slot). Never while the caller still holds frames
+        // of an earlier call: their bytes must stay valid until its release.
+        if handedOut == 0 && held > 0 { release() }
         return n
     }
 
     /// Returns every held slot to the kernel, oldest first.
     override func release() {
+        handedOut = 0
         largeFrames?.releaseAll()
         guard held > 0 else { return }
         var i = current - held

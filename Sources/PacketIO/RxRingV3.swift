@@ -50,6 +50,9 @@ final class RxRingV3: RxRing {
     var next: UnsafeMutableRawPointer
     /// Fully consumed blocks not yet returned: the `held` blocks before `current`.
     var held = 0
+    /// Frames handed out since the last `release`: while there are any, the caller holds views
+    /// into the held (and the open) blocks, and only its `release` may return them.
+    var handedOut = 0
 
     init(base: UnsafeMutableRawPointer, blockSize: Int, blockCount: Int, vnetHeader: Bool) {
         precondition(clp_block_status_offset() == RxRingV3.blockStatusOffset)
@@ -102,14 +105,16 @@ final class RxRingV3: RxRing {
             n += 1
         }
         received &+= UInt64(n)
-        // Only skipped frames: nobody will release the blocks they used up, so do it now
-        // (every frame handed out earlier was released with its pass).
-        if n == 0 { release() }
+        handedOut += n
+        // Only skipped frames since the last release: nobody will release the blocks they used
+        // up, so do it now. Never while the caller still holds frames of an earlier call.
+        if handedOut == 0 { release() }
         return n
     }
 
     /// Returns fully consumed blocks (and the open one, if used up) to the kernel.
     override func release() {
+        handedOut = 0
         if isOpen && remaining == 0 {
             isOpen = false
             held += 1

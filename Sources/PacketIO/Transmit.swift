@@ -31,6 +31,8 @@ final class TransmitBatch {
     var maxPlainFrame: Int
 
     let messages: UnsafeMutablePointer<clp_mmsghdr>
+    /// Per message: the frame's wire length, so the bytes of exactly the frames sent are known.
+    let wireLengths: UnsafeMutablePointer<Int>
     let iovecs: UnsafeMutablePointer<iovec>
     /// Per slot: a vnet header copy at 0 (10 bytes), the tag at 12 (4 bytes).
     let scratch: UnsafeMutableRawPointer
@@ -58,6 +60,8 @@ final class TransmitBatch {
         maxPlainFrame = mtu + 14
         messages = .allocate(capacity: capacity)
         messages.initialize(repeating: clp_mmsghdr(), count: capacity)
+        wireLengths = .allocate(capacity: capacity)
+        wireLengths.initialize(repeating: 0, count: capacity)
         iovecs = .allocate(capacity: capacity * TransmitBatch.iovecsPerFrame)
         iovecs.initialize(repeating: iovec(), count: capacity * TransmitBatch.iovecsPerFrame)
         scratch = .allocate(byteCount: capacity * TransmitBatch.scratchStride, alignment: 16)
@@ -71,6 +75,7 @@ final class TransmitBatch {
 
     deinit {
         messages.deallocate()
+        wireLengths.deallocate()
         iovecs.deallocate()
         scratch.deallocate()
         zeroVnet.deallocate()
@@ -78,9 +83,11 @@ final class TransmitBatch {
 
     func setMTU(_ mtu: Int) { maxPlainFrame = mtu + 14 }
 
-    /// Sends `frames` in order; returns how many the kernel accepted.
-    func send(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int {
-        var accepted = 0
+    /// Sends `frames` in order; returns how many the kernel accepted and their wire bytes.
+    /// Frames that cannot be sent (malformed, oversize, a per-frame error) are skipped, so what
+    /// went is not a prefix of the batch: the bytes are summed per message actually sent.
+    func send(_ frames: UnsafeBufferPointer<EgressFrame>) -> TransmitResult {
+        var result = TransmitResult(frames: 0, bytes: 0)
         var budget = waitBudget
         var i = 0
         while i < frames.count {
@@ -92,35 +99,39 @@ final class TransmitBatch {
             }
             var done = 0
             while done < k {
+                // errno is read right after the call (SystemCalls' discipline, without its
+                // closure: this is the hot path). r == 0 cannot happen for k > 0; treat as full.
                 let r = clp_sendmmsg(fd, messages + done, UInt32(k - done), Int32(MSG_DONTWAIT))
+                let e = r < 0 ? errno : (r == 0 ? EAGAIN : 0)
                 if r > 0 {
+                    for m in done..<(done + Int(r)) { result.bytes += wireLengths[m] }
+                    result.frames += Int(r)
                     done += Int(r)
                     continue
                 }
-                let e = r < 0 ? errno : EAGAIN
+                if e == EINTR { continue }  // interrupted before anything was sent: again
+                // A closed descriptor or a bad iovec is a bug here, not a runtime condition.
+                precondition(e != EBADF && e != EFAULT, "sendmmsg failed with errno \(e): a swbridge bug")
                 lastErrno = e
-                if e == EAGAIN || e == ENOBUFS || e == EINTR {
+                if e == EAGAIN || e == ENOBUFS {
                     guard budget > 0 else {
                         // Out of patience: the rest of this call is dropped.
-                        let rest = (k - done) + (frames.count - i)
-                        droppedBusy &+= UInt64(rest)
-                        sent &+= UInt64(accepted + done)
-                        return accepted + done
+                        droppedBusy &+= UInt64((k - done) + (frames.count - i))
+                        sent &+= UInt64(result.frames)
+                        return result
                     }
                     budget -= 1
                     waits &+= 1
                     wait(for: e)
                     continue
                 }
-                // EMSGSIZE, EINVAL, ENETDOWN, ...: drop the frame that failed, go on.
+                // EMSGSIZE, EINVAL, ENETDOWN, ...: the message at `done` failed; drop it, go on.
                 errors &+= 1
                 done += 1
-                accepted -= 1
             }
-            accepted += done
         }
-        sent &+= UInt64(accepted)
-        return accepted
+        sent &+= UInt64(result.frames)
+        return result
     }
 
     @inline(__always)
@@ -219,6 +230,7 @@ final class TransmitBatch {
         }
         messages[k].msg_hdr.msg_iovlen = c
         messages[k].msg_len = 0
+        wireLengths[k] = wire
         return true
     }
 }

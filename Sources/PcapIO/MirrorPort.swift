@@ -40,11 +40,14 @@ public final class MirrorPort: Port, @unchecked Sendable {
 
     public func releaseReceived() { inner.releaseReceived() }
 
-    public func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int {
+    public func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int { transmitReporting(frames).frames }
+
+    /// The inner port's answer: which frames it sent, whatever it skipped.
+    public func transmitReporting(_ frames: UnsafeBufferPointer<EgressFrame>) -> TransmitResult {
         if !frames.isEmpty, let m = egress {
             let now = CaptureTimestamp.now()
             for f in frames { m.offer(f, timestamp: now) }
         }
-        return inner.transmit(frames)
+        return inner.transmitReporting(frames)
     }
 }

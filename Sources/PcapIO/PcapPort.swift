@@ -190,9 +190,13 @@ public final class PcapPort: Port, @unchecked Sendable {
         context.pointee.used = 0
     }
 
-    public func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int {
-        guard let h = handle else { return 0 }
+    public func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int { transmitReporting(frames).frames }
+
+    /// A frame that fails is skipped mid-batch: the bytes are those of the frames injected.
+    public func transmitReporting(_ frames: UnsafeBufferPointer<EgressFrame>) -> TransmitResult {
+        guard let h = handle else { return TransmitResult(frames: 0, bytes: 0) }
         var sent = 0
+        var bytes = 0
         for f in frames {
             let rc: Int32
             if case .asIs = f.encoding, let b = f.bytes.baseAddress {
@@ -209,10 +213,11 @@ public final class PcapPort: Port, @unchecked Sendable {
                 lastError = errorString(pcap_geterr(h))
             } else {
                 sent += 1
+                bytes += f.wireLength
             }
         }
         counters.transmitted += UInt64(sent)
-        return sent
+        return TransmitResult(frames: sent, bytes: bytes)
     }
 
     /// This port's counters, with libpcap's drop counts read now (a system call).

@@ -23,14 +23,6 @@
 #include <sys/prctl.h>
 
 static inline unsigned int clp_tpacket_align(unsigned int x) { return TPACKET_ALIGN(x); }
-static inline unsigned int clp_tpacket3_hdrlen(void) { return TPACKET3_HDRLEN; }
-/// TPACKET2_HDRLEN: the V2 frame header plus its sockaddr_ll, where the kernel's MAC offset
-/// computation starts (TPACKET_ALIGN(hdrlen + max(maclen, 16)) + reserve + vnet header).
-static inline unsigned int clp_tpacket2_hdrlen(void) { return TPACKET2_HDRLEN; }
-/// Offset of `tpacket_block_desc.hdr.bh1` (a union member Swift cannot take offsetof of).
-static inline size_t clp_block_desc_bh1_offset(void) { return offsetof(struct tpacket_block_desc, hdr.bh1); }
-/// Offset of `tpacket3_hdr.hv1` (a union member).
-static inline size_t clp_tpacket3_hv1_offset(void) { return offsetof(struct tpacket3_hdr, hv1); }
 static inline int clp_ioctl_ifreq(int fd, unsigned long request, struct ifreq *ifr) { return ioctl(fd, request, ifr); }
 
 /// Offsets inside the V3 ring, checked against Swift's constants at port creation.
