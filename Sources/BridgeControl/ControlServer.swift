@@ -62,7 +62,12 @@ public final class ControlServer: Sendable {
     /// The socket file.
     public let socketPath: String
 
-    private let thread: pthread_t
+    private struct ThreadState {
+        var thread: pthread_t?
+        /// The loop waiting for startServing() (never started yet).
+        var pending: ControlLoop?
+    }
+    private let state = Mutex(ThreadState())
     private let wakeFD: Int32
     private let socketIdentity: (dev: UInt64, ino: UInt64)
     private let stopped = Mutex(false)
@@ -120,6 +125,28 @@ public final class ControlServer: Sendable {
         signals.open.store(serving, ordering: .releasing)
         let loop = ControlLoop(
             bridge: name, listenFD: listenFD, wakeFD: pair[1], limits: limits, signals: signals, handler: handler)
+        ok = true  // the loop owns listenFD and pair[1] from here
+        bridgeName = name
+        socketPath = path
+        wakeFD = pair[0]
+        socketIdentity = (id.dev, id.ino)
+        if serving {
+            do throws(ControlError) {
+                try Self.startThread(loop, state)
+            } catch {
+                loop.closeWithoutRunning()
+                close(pair[0])
+                unlink(path)
+                throw error
+            }
+        } else {
+            // The thread starts with startServing(): it is created then, with whatever
+            // privileges the process has by then (a bridge drops them in between).
+            state.withLock { $0.pending = loop }
+        }
+    }
+
+    private static func startThread(_ loop: ControlLoop, _ state: borrowing Mutex<ThreadState>) throws(ControlError) {
         var tid = pthread_t()
         let context = Unmanaged.passRetained(loop).toOpaque()
         let rc = pthread_create(&tid, nil, { context in
@@ -129,26 +156,18 @@ public final class ControlServer: Sendable {
         }, context)
         guard rc == 0 else {
             Unmanaged<ControlLoop>.fromOpaque(context).release()
-            close(pair[0])
-            close(pair[1])
-            unlink(path)
-            throw .system(IOError(call: "pthread_create", subject: path, errno: rc))
+            throw .system(IOError(call: "pthread_create", subject: "control server", errno: rc))
         }
-        ok = true  // the loop owns listenFD and pair[1] from here
-        bridgeName = name
-        socketPath = path
-        thread = tid
-        wakeFD = pair[0]
-        socketIdentity = (id.dev, id.ino)
+        state.withLock { $0.thread = tid }
     }
 
     deinit { stop() }
 
-    /// Starts answering requests (see `init`'s `serving`). Idempotent.
-    public func startServing() {
+    /// Starts answering requests (see `init`'s `serving`): starts the server thread. Idempotent.
+    public func startServing() throws(ControlError) {
         guard !signals.open.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        var byte: UInt8 = 2
-        _ = send(wakeFD, &byte, 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+        guard let loop = state.withLock({ s in defer { s.pending = nil }; return s.pending }) else { return }
+        try Self.startThread(loop, state)
     }
 
     /// Stops serving: wakes and joins the server thread (which closes the listening socket and
@@ -161,12 +180,19 @@ public final class ControlServer: Sendable {
         }
         guard first else { return }
         signals.stop.store(true, ordering: .releasing)
-        var byte: UInt8 = 1
-        _ = send(wakeFD, &byte, 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
-        if pthread_equal(pthread_self(), thread) != 0 {
-            pthread_detach(thread)
-        } else {
-            pthread_join(thread, nil)
+        let (thread, pending) = state.withLock { s in
+            defer { s.pending = nil }
+            return (s.thread, s.pending)
+        }
+        pending?.closeWithoutRunning()  // never served
+        if let thread {
+            var byte: UInt8 = 1
+            _ = send(wakeFD, &byte, 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            if pthread_equal(pthread_self(), thread) != 0 {
+                pthread_detach(thread)
+            } else {
+                pthread_join(thread, nil)
+            }
         }
         close(wakeFD)  // the loop also ends on this end's hang-up
         // Only our own file: a successor may already have replaced a socket we left stale.
@@ -253,6 +279,12 @@ final class ControlLoop: @unchecked Sendable {
         self.limits = limits
         self.handler = handler
         buffer = Array(repeating: 0, count: 16 * 1024)
+    }
+
+    /// Closes what `run` would have closed, for a server stopped before it served.
+    func closeWithoutRunning() {
+        close(listenFD)
+        close(wakeFD)
     }
 
     func run() {

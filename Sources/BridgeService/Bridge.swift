@@ -258,7 +258,12 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         while workers.contains(where: { !$0.isRunning }) && !stopRequested.load(ordering: .relaxed) {
             sched_yield()
         }
-        control?.startServing()
+        do {
+            try control?.startServing()
+        } catch {
+            logger.critical("control socket: \(error); stopping")
+            stopRequested.store(true, ordering: .relaxed)
+        }
         let names = live.withLock { $0.config.ports.filter { !$0.isVacant }.map(\.name) }
         notifySystemd("READY=1\nSTATUS=forwarding between \(names.count) ports")
         logger.info("bridge \(options.name) forwarding between \(names.isEmpty ? "no ports yet" : names.joined(separator: ", ")) (\(options.ring.ringVersion), \(options.threads) thread(s))")

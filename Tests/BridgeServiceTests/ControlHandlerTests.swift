@@ -176,4 +176,20 @@ struct ControlHandlerTests {
         #expect(b.reconfigured.withLock { $0 }?.vlanFiltering == false)
         #expect(!h.handle(.reload(check: true), now: now).ok)
     }
+
+    @Test("a server made with serving: false takes the name at once but answers only after startServing()")
+    func servingGate() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swbg-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try ControlServer(bridge: "gate0", runDirectory: dir, serving: false) { _ in .success(nil) }
+        defer { server.stop() }
+        // The name is taken: a second server is refused before the first serves.
+        #expect(throws: ControlError.self) { _ = try ControlServer(bridge: "gate0", runDirectory: dir) { _ in .success(nil) } }
+        // Not answering yet: a client times out (its connection waits in the backlog).
+        #expect(throws: ControlError.self) {
+            _ = try ControlClient.send(.stats, bridge: "gate0", runDirectory: dir, timeout: .milliseconds(300))
+        }
+        try server.startServing()
+        #expect(try ControlClient.send(.stats, bridge: "gate0", runDirectory: dir, timeout: .seconds(30)).ok)
+    }
 }
