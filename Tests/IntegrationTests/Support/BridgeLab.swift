@@ -10,6 +10,7 @@
 // libpcap ports with the same ForwardingLoop.
 
 import BridgeCore
+@testable import BridgeService
 import Foundation
 import LabKit
 import PacketIO
@@ -60,13 +61,16 @@ final class BridgeLab {
     }
 }
 
-/// A forwarding thread: poll on the ports' descriptors, then Forwarder passes until nothing
-/// is left, bounded by `maxDuration`. Drives AFPacketPorts (BridgeLab) and PcapPorts alike.
+/// A forwarding thread running the bridge's own receive loop (BridgeService's ReceiveLoop,
+/// woken by PollReadiness on the ports' descriptors and a wake-up pipe, exactly as a
+/// ForwardingWorker is), bounded by `maxDuration`. Drives AFPacketPorts (BridgeLab) and
+/// PcapPorts alike.
 final class ForwardingLoop: @unchecked Sendable {
     let forwarder: Forwarder
     private let fds: [Int32]
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
+    private let wake: (read: Int32, write: Int32)
 
     /// A Forwarder with a fresh engine over `ports` (one bridge port each, by name), woken by
     /// `fileDescriptors` (the descriptors of what `ports` wrap, in the same order).
@@ -74,6 +78,10 @@ final class ForwardingLoop: @unchecked Sendable {
         let config = BridgeConfiguration(ports: ports.map { PortConfiguration(name: $0.name) })
         forwarder = Forwarder(engine: try ForwardingEngine(table: MACTable(), configuration: config), ports: ports)
         fds = fileDescriptors
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { throw HarnessError("pipe: errno \(errno)") }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFL, O_NONBLOCK) }
+        wake = (pipeFDs[0], pipeFDs[1])
         let thread = Thread { [self] in
             self.run(deadline: ContinuousClock.now + maxDuration)
             self.finished.signal()
@@ -82,21 +90,26 @@ final class ForwardingLoop: @unchecked Sendable {
         thread.start()
     }
 
+    deinit {
+        close(wake.read)
+        close(wake.write)
+    }
+
     private func run(deadline: ContinuousClock.Instant) {
-        var pfds = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        let all = PortMask(fds.indices)
+        var source = PollReadiness(wakeFD: wake.read)
+        source.watch(fds.enumerated().map { ($0.offset, $0.element) })
+        var loop = ReceiveLoop(forwarder: forwarder, busyPoll: false, spinMicroseconds: 300)
         while !stopping.load(ordering: .relaxed) && ContinuousClock.now < deadline {
-            // A short timeout bounds how late `stop` is seen; every pass asks every port, so a
-            // partly read block is never left behind by an edge in poll's readiness.
-            _ = poll(&pfds, nfds_t(pfds.count), 5)
-            let now = Timestamp(milliseconds: MonotonicClock.now() / 1_000_000)
-            while forwarder.runOnce(ready: all, now: now) > 0 {}
+            let woke = source.wait(timeoutMilliseconds: loop.waitTimeoutMilliseconds)
+            loop.serve(ready: woke.ready) { stopping.load(ordering: .relaxed) }
         }
     }
 
     /// Stops the loop and waits for it (at most a few poll timeouts). Idempotent.
     func stop() {
         guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        var byte: UInt8 = 1
+        _ = write(wake.write, &byte, 1)
         finished.wait()
     }
 }
