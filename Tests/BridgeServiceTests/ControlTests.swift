@@ -273,11 +273,16 @@ struct ControlServerTests {
         rawWrite(silent, Array(#"{"version":1,"#.utf8))  // starts, never finishes
 
         // Never before the deadline (the server's clock starts at accept, after silentStart);
-        // how long after it depends on the machine's load: bounded only by a generous read.
+        // how soon after it depends on the machine's load: asserted in the serial pass only.
         let (answer, eof) = rawReadAll(silent, limit: .seconds(60))
         let cutOff = clock.now - silentStart
         #expect(eof)
         #expect(cutOff >= deadline - .milliseconds(100))
+        if ProcessInfo.processInfo.environment["SWBRIDGE_TIMING_BOUNDS"] == "1" {
+            #expect(cutOff < deadline + .seconds(3), "cut off after \(cutOff)")
+        } else {
+            print("[timing] silent client cut off after \(cutOff) (bound deadline + 3 s, not enforced in a parallel run)")
+        }
         let response = try ControlProtocol.decodeResponse(Array(answer.dropLast()))
         #expect(response == .failure("no complete request within 2 s"))
         #expect(fake.seen.withLock { $0.isEmpty })
