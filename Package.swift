@@ -50,7 +50,7 @@ let package = Package(
         ),
         // Lab topologies (namespaces, veth) for integration tests and `swbridge bench`.
         .target(name: "LabKit", swiftSettings: strict),
-        .target(name: "BenchKit", dependencies: ["BridgeCore", "PacketIO", "LabKit"], swiftSettings: strict),
+        .target(name: "BenchKit", dependencies: ["BridgeCore", "BridgeControl", "PacketIO", "LabKit"], swiftSettings: strict),
         // The running bridge: ports, forwarding threads, the control socket.
         .target(
             name: "BridgeService",

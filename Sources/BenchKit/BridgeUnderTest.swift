@@ -8,6 +8,7 @@
 // - `cmd:TEMPLATE`: any other bridge program, given its port names through placeholders.
 // Specs are parsed and validated before any namespace exists, so a typo costs nothing.
 
+import BridgeControl
 import Foundation
 import LabKit
 
@@ -156,15 +157,15 @@ public final class RunningBridge: @unchecked Sendable {
             for p in lab.ports { args += ["--port", p] }
             args += extra
             let p = try lab.lab.spawn(args, in: ns)
-            let socket = "/run/swbridge/\(name).sock"
-            let deadline = Date().addingTimeInterval(10)
-            while !FileManager.default.fileExists(atPath: socket) {
+            // Ready when its control socket answers: it answers only once its forwarding threads run.
+            let deadline = Date().addingTimeInterval(30)
+            while (try? ControlClient.send(.stats, bridge: name, timeout: .seconds(2)))?.ok != true {
                 guard p.isRunning else { throw BenchError.bridgeDidNotStart(spec.label, "exited with status \(p.terminationStatus)") }
                 guard Date() < deadline else {
                     p.terminate()
-                    throw BenchError.bridgeDidNotStart(spec.label, "no control socket after 10 s")
+                    throw BenchError.bridgeDidNotStart(spec.label, "its control socket did not answer within 30 s")
                 }
-                usleep(20_000)
+                usleep(20_000)  // between attempts; the answer is the readiness signal
             }
             return RunningBridge(spec: spec, lab: lab, name: name, process: p, swbridgePath: swbridgePath)
         case .command(let template):
