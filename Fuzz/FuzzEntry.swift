@@ -17,6 +17,8 @@ public func swbridgeFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> 
     for start in 0..<min(input.count, 32) + 1 where failures.isEmpty {
         failures += ReferenceParser.check(Array(input[start...]))
     }
+    // rtnetlink datagrams (link events the bridge acts on): parse or throw, never trap.
+    _ = try? NetlinkParser.linkEvents(in: input)
     if !failures.isEmpty {
         fatalError("invariant broken: " + failures.prefix(5).joined(separator: "; "))
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target over the frame parser, the forwarding engine and the MAC table
+# Builds the libFuzzer target over the frame parser, the forwarding engine, the MAC table and
+# the rtnetlink message parser
 # (Fuzz/FuzzEntry.swift + Tests/IntegrationTests/Support/HardeningFuzzHarness.swift + the
 # BridgeCore sources, one module, swiftc -sanitize=fuzzer,address) and runs it on the seed
 # corpus for a bounded time. Exits non-zero on a crash (an ASan report, a trap or a broken
@@ -15,7 +16,8 @@ out=.build-fuzz
 mkdir -p "$out/artifacts" "$out/corpus"
 bin="$out/fuzz-engine"
 
-sources=(Sources/BridgeCore/*.swift Tests/IntegrationTests/Support/HardeningFuzzHarness.swift Fuzz/FuzzEntry.swift)
+sources=(Sources/BridgeCore/*.swift Sources/PacketIO/NetlinkMessage.swift Sources/PacketIO/NetlinkLinkInfo.swift
+         Tests/IntegrationTests/Support/HardeningFuzzHarness.swift Fuzz/FuzzEntry.swift)
 newest=$(ls -t "${sources[@]}" scripts/fuzz.sh | head -1)
 if [[ ! -x "$bin" || "$newest" -nt "$bin" ]]; then
     echo "fuzz: building $bin"
