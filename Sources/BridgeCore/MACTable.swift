@@ -16,7 +16,8 @@
 //   only churns its own entries; stations on other ports keep theirs. A learn that still finds
 //   no room is refused and counted.
 // - Static entries (at most `maxStatic`, not counted against `maxLearned`) never age and never
-//   move; a station seen with a static entry's key on another port is counted as a conflict.
+//   move; a station seen with a static entry's key on another port is counted as a conflict
+//   (an atomic add, no lock: a host spoofing a static MAC must not serialise the workers).
 // - Ageing: an entry not seen for `ageingTime` is removed by `age(now:budget:)`, which visits a
 //   bounded number of slots per call (a sweep cursor walks the table). Zero means never.
 //
@@ -270,6 +271,14 @@ public final class MACTable: @unchecked Sendable {
     @usableFromInline
     func learnSlow(key: UInt64, port: Int, now: Timestamp) -> LearnOutcome {
         precondition(MACAddress(rawValue: key).isValidSource, "multicast and zero sources are never learned")
+        // A host spoofing a static entry's MAC: count it with an atomic add and take no lock.
+        // Static entries change only under the lock, but a conflict seen here was real when
+        // read, which is all the counter promises.
+        let (s0, w0) = findSlot(key: key)
+        if s0 >= 0, w0 & Self.staticBit != 0, Int((w0 >> Self.portShift) & 0xFF) != port {
+            bump(.staticConflicts)
+            return .staticConflict
+        }
         return lock.withLock {
             let (s, w) = findSlot(key: key)
             if s >= 0 {
@@ -542,6 +551,10 @@ public final class MACTable: @unchecked Sendable {
     public func learnedEntries(port: Int) -> Int {
         lock.withLock { learnedPerPort[port] }
     }
+
+    /// How many times a control-path operation took the table's lock. Diagnostics for tests and
+    /// benchmarks: a forwarding thread's learn must leave it unchanged.
+    public var controlLockAcquisitions: UInt64 { lock.acquisitions.load(ordering: .relaxed) }
 
     private func bump(_ c: Counter) { counters[c.rawValue].wrappingAdd(1, ordering: .relaxed) }
     private func add(_ c: Counter, _ n: UInt64) { if n > 0 { counters[c.rawValue].wrappingAdd(n, ordering: .relaxed) } }

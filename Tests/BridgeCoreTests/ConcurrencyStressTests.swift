@@ -95,6 +95,10 @@ import Testing
         // After the storm the table is still consistent: every listed entry is found where listed.
         let entries = table.entries(now: Timestamp(milliseconds: clock.load(ordering: .relaxed)))
         #expect(entries.count == s.learnedEntries + s.staticEntries)
+        // The per-port counts (`link show`) sum to the learned total: no move or delete lost one.
+        let perPort = (0..<MACTable.portLimit).reduce(0) { $0 + table.learnedEntries(port: $1) }
+        #expect(perPort == s.learnedEntries, "per-port learned counts sum to \(perPort), the table holds \(s.learnedEntries)")
+        #expect(entries.filter { !$0.isStatic }.count == s.learnedEntries)
         for e in entries { #expect(table.lookup(e.mac, vlan: e.vlan) == e.port) }
     }
 }

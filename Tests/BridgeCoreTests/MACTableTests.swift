@@ -168,3 +168,19 @@ import Testing
         #expect(t.entries(now: t0).count == model.count)
     }
 }
+
+extension MACTableTests {
+    /// Bug 2 of "Sound foundations": a host spoofing a static entry's MAC must not take the
+    /// writer lock on every frame (every worker and `fdb show` would serialise behind it).
+    @Test func spoofedStaticMACTakesNoLock() throws {
+        let t = MACTable()
+        try t.addStatic(station(1), port: 1)
+        let before = t.lock.acquisitions.load(ordering: .relaxed)
+        for i in 0..<100 {
+            #expect(t.learn(station(1), port: 2 + i % 3, now: t0) == .staticConflict)
+        }
+        #expect(t.lock.acquisitions.load(ordering: .relaxed) == before, "a static conflict took the writer lock")
+        #expect(t.statistics.staticConflicts == 100, "every conflict is counted")
+        #expect(t.lookup(station(1)) == 1, "the static entry did not move")
+    }
+}
