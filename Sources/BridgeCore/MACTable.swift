@@ -356,7 +356,8 @@ public final class MACTable: @unchecked Sendable {
         let p = Self.permute(key)
         let region = announce(home: Int(p & indexMask))
         defer { withdraw(region) }
-        var evicted = false, evictionTried = false
+        var evicted = false, evictionTried = false, reserved = false
+        defer { if reserved { learnedCount.wrappingSubtract(1, ordering: .sequentiallyConsistent) } }
         for _ in 0..<Self.maxAttempts {
             switch probeForInsert(p) {
             case .found(let s, let w):
@@ -382,16 +383,22 @@ public final class MACTable: @unchecked Sendable {
                 bump(.refused)
                 return .refused
             case .free(let slot, let expected, let d):
-                guard reserveLearned(evicted: &evicted, evictionTried: &evictionTried) else {
-                    bump(.refused)
-                    return .refused
+                if !reserved {
+                    guard reserveLearned(p: p, evicted: &evicted, evictionTried: &evictionTried) else {
+                        bump(.refused)
+                        return .refused
+                    }
+                    reserved = true
+                    // The victim was taken from this key's own chain when it could be: probe
+                    // again to reuse its slot, so a flood leaves no tombstones behind.
+                    if evicted { continue }
                 }
                 if claim(p: p, slot: slot, expected: expected, displacement: d, port: port, isStatic: false, now: now.milliseconds) {
+                    reserved = false  // the reservation is the entry now
                     learnedPerPort[port].wrappingAdd(1, ordering: .relaxed)
                     bump(.learned)
                     return evicted ? .learnedAfterEviction : .learned
                 }
-                learnedCount.wrappingSubtract(1, ordering: .sequentiallyConsistent)
             }
         }
         bump(.refused)
@@ -479,7 +486,7 @@ public final class MACTable: @unchecked Sendable {
     }
 
     /// Reserves one place against `maxLearned`, evicting at most once per learn.
-    private func reserveLearned(evicted: inout Bool, evictionTried: inout Bool) -> Bool {
+    private func reserveLearned(p: UInt64, evicted: inout Bool, evictionTried: inout Bool) -> Bool {
         var c = learnedCount.load(ordering: .sequentiallyConsistent)
         for _ in 0..<Self.maxAttempts {
             if c < configuration.maxLearned {
@@ -490,7 +497,7 @@ public final class MACTable: @unchecked Sendable {
             }
             if evictionTried { return false }
             evictionTried = true
-            if evictFromFullestPort() { evicted = true }
+            if evictFromFullestPort(chainOf: p) { evicted = true }
             c = learnedCount.load(ordering: .sequentiallyConsistent)
         }
         return false
@@ -508,8 +515,12 @@ public final class MACTable: @unchecked Sendable {
         announcements[region].wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
 
-    /// The eviction policy of the file comment: CAS the victim LIVE -> DEAD. Lock-free.
-    private func evictFromFullestPort() -> Bool {
+    /// The eviction policy of the file comment: CAS the victim LIVE -> DEAD. Lock-free. The
+    /// sample comes from the probe chain of the key about to be inserted (`p`) when that chain
+    /// holds entries of the fullest port (under a MAC flood it nearly always does): the insert
+    /// then reuses the victim's slot, so evictions do not pile up tombstones that lengthen
+    /// probes until the sweep trims them. Otherwise from a cursor that walks the table.
+    private func evictFromFullestPort(chainOf p: UInt64) -> Bool {
         var victimPort = -1
         var most = 0
         for p in 0..<Self.portLimit {
@@ -524,6 +535,27 @@ public final class MACTable: @unchecked Sendable {
         var bestWord: UInt64 = 0
         var bestSeen = UInt64.max
         var found = 0
+        var j = Int(p & indexMask)
+        for _ in 0...Self.maxDisplacement {
+            let w = slots[j].load(ordering: .acquiring)
+            if w & Self.occupiedBit == 0 { break }
+            if Self.isLive(w), w & Self.staticBit == 0, Self.port(of: w) == victimPort {
+                let seen = lastSeen[j].load(ordering: .relaxed)
+                if seen < bestSeen {
+                    bestSeen = seen
+                    best = j
+                    bestWord = w
+                }
+                found += 1
+                if found == Self.evictionSample { break }
+            }
+            j = (j + 1) & Int(indexMask)
+        }
+        if best >= 0 {
+            guard killLearned(slot: best, word: bestWord) else { return false }
+            bump(.evicted)
+            return true
+        }
         var i = evictCursor.load(ordering: .relaxed) & Int(indexMask)
         for scanned in 0..<capacity {
             // A port with few entries in a large table: do not walk the whole table for samples.
