@@ -328,7 +328,7 @@ import Glibc
 
     @Test func learnMoveLookupDeleteAgeAreLinearizable() {
         let seed = UInt64.random(in: 1...UInt64.max)
-        let (failure, countsWrong) = Self.check(histories: 2_000, seed: seed)
+        let (failure, countsWrong) = Self.check(histories: 1_000, seed: seed)
         #expect(countsWrong == nil, "seed \(seed): \(countsWrong ?? "")")
         if let failure {
             let lines = failure.sorted { $0.start < $1.start }.map { "t\($0.thread) [\($0.start), \($0.end)] \($0.call) -> \($0.result)" }
