@@ -47,8 +47,9 @@ import Testing
                         if p != p1 && p != p2 { bad += 1 }
                     }
                     n += 1
+                    if n % 1_024 == 0 { lookups.wrappingAdd(1_024, ordering: .relaxed) }  // progress the main thread waits for
                 }
-                lookups.wrappingAdd(n, ordering: .relaxed)
+                lookups.wrappingAdd(n % 1_024, ordering: .relaxed)
                 hits.wrappingAdd(h, ordering: .relaxed)
                 torn.wrappingAdd(bad, ordering: .relaxed)
             }
@@ -82,7 +83,13 @@ import Testing
         }
 
         let start = ContinuousClock.now
-        while ContinuousClock.now - start < duration { Thread.sleep(forTimeInterval: 0.05) }
+        // At least `duration`, and until the readers have done enough work to mean something (a
+        // ThreadSanitizer build on a busy machine is slow): progress, not time alone.
+        while ContinuousClock.now - start < duration
+            || (lookups.load(ordering: .relaxed) < 20_000 && ContinuousClock.now - start < .seconds(60))
+        {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         stop.store(true, ordering: .relaxed)
         #expect(group.wait(timeout: .now() + 30) == .success, "threads must stop")
 

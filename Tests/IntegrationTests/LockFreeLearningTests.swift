@@ -30,7 +30,9 @@ struct LockFreeLearningTests {
           .timeLimit(.minutes(5)))
     func macFloodingTwoThreads() throws {
         try withSwbridgeLab(hosts: 3) { topo in
-            let bridge = try topo.start(["--threads", "2"])
+            // SWBRIDGE_FLOOD_THREADS (default 2) runs the same attack with another thread count, for comparison.
+            let threads = ProcessInfo.processInfo.environment["SWBRIDGE_FLOOD_THREADS"].flatMap(Int.init) ?? 2
+            let bridge = try topo.start(["--threads", "\(threads)"])
             let flooder = try RawFrameSender(interface: SwbridgeLab.hostInterface, namespace: topo.hosts[2])
             let unknown = MACAddress(rawValue: 0x025B_EEFF_FFFF)
             let warmPing = try topo.ping(from: 0, to: 1, count: 5, interval: "0.05")
@@ -87,8 +89,8 @@ struct LockFreeLearningTests {
             let after = try topo.ping(from: 0, to: 1, count: 5, interval: "0.05")
             #expect(after.allAnswered, "\(after.output)")
             HardeningKnobs.report(String(format:
-                "mac-flood --threads 2: sender %@; fdb learned %d, evicted %d, refused %d, entries %d/%d; %d `fdb show` during the flood (%d failed); pings h1->h2 during the attack %@, worst round trip %.2f ms (the stall figure); after %@",
-                attack.description, n("learned"), n("evicted"), n("refused"), n("learnedEntries"), n("maxLearned"),
+                "mac-flood --threads %d: sender %@; fdb learned %d, evicted %d, refused %d, entries %d/%d; %d `fdb show` during the flood (%d failed); pings h1->h2 during the attack %@, worst round trip %.2f ms (the stall figure); after %@",
+                threads, attack.description, n("learned"), n("evicted"), n("refused"), n("learnedEntries"), n("maxLearned"),
                 shows.count, shows.failures, during.description, worst ?? -1, after.description))
         }
     }
