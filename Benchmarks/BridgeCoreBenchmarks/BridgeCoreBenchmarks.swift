@@ -4,6 +4,11 @@
 // path allocates nothing per frame. Fixtures are built once, outside the measured closures.
 import Benchmark
 import BridgeCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Pre-built frames in one buffer, and the descriptors and verdicts of a batch over them.
 final class BatchFixture: @unchecked Sendable {
@@ -85,6 +90,59 @@ final class TableFixture: @unchecked Sendable {
     }
 }
 
+/// A second thread for two-thread benchmarks, created once outside the measured closures (a
+/// thread's creation allocates). `start()` sets it running `body` in a loop, `finish()` stops it
+/// and waits: POSIX semaphores, so neither allocates.
+final class Partner: @unchecked Sendable {
+    private let go: UnsafeMutablePointer<sem_t> = .allocate(capacity: 1)
+    private let done: UnsafeMutablePointer<sem_t> = .allocate(capacity: 1)
+    private let stop = Atomic<Bool>(false)
+    private let body: @Sendable () -> Void
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        self.body = body
+        sem_init(go, 0, 0)
+        sem_init(done, 0, 0)
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()  // the thread keeps it for the process's life
+        let rc = pthread_create(&thread, nil, { context in
+            Unmanaged<Partner>.fromOpaque(context!).takeUnretainedValue().loop()
+            return nil
+        }, context)
+        precondition(rc == 0, "pthread_create: \(rc)")
+        pthread_detach(thread)
+    }
+
+    private func loop() {
+        while true {
+            while sem_wait(go) != 0 {}
+            while !stop.load(ordering: .relaxed) { body() }
+            sem_post(done)
+        }
+    }
+
+    func start() {
+        stop.store(false, ordering: .relaxed)
+        sem_post(go)
+    }
+
+    func finish() {
+        stop.store(true, ordering: .relaxed)
+        while sem_wait(done) != 0 {}
+    }
+}
+
+/// Fresh source MACs from a sequence of its own (one per thread).
+final class FreshSources: @unchecked Sendable {
+    var n: UInt64
+    let salt: UInt64
+    init(salt: UInt64) { self.salt = salt; n = 0 }
+    @inline(__always) func next() -> MACAddress {
+        n &+= 1
+        return MACAddress(rawValue: 0x0200_0000_0000 | salt << 32 | (n &* 0x9E37_79B9) & 0xFFFF_FFFF)
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.throughput, .wallClock, .cpuTotal, .mallocCountTotal],
@@ -134,6 +192,55 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(table.learn(MACAddress(rawValue: 0x0200_0000_0000 | (n &* 0x9E37_79B9) & 0xFFFF_FFFF), port: Int(n % 4), now: Timestamp(milliseconds: n)))
         }
         learner.fresh = n
+    }
+
+    // Bug 2 of "Sound foundations": a host spoofing a static entry's MAC, seen by two forwarding
+    // threads at once. No lock may be taken (checked after the run), 0 mallocs.
+    let spoofed = TableFixture(known: 0)
+    let staticMAC = MACAddress(rawValue: 0x0200_5700_0001)
+    try! spoofed.table.addStatic(staticMAC, port: 7)
+    let spoofPartner = Partner { [table = spoofed.table] in
+        for _ in 0..<64 { blackHole(table.learn(staticMAC, port: 1, now: Timestamp(milliseconds: 5))) }
+    }
+    Benchmark("MACTable learn, spoofed static MAC, 2 threads", configuration: .init(scalingFactor: .mega)) { benchmark in
+        let table = spoofed.table
+        let locks = table.controlLockAcquisitions
+        spoofPartner.start()
+        for _ in benchmark.scaledIterations { blackHole(table.learn(staticMAC, port: 2, now: Timestamp(milliseconds: 5))) }
+        spoofPartner.finish()
+        precondition(table.controlLockAcquisitions == locks, "a static conflict took the table's lock")
+    }
+
+    // Learning new stations into a full table (every learn evicts), one learn per iteration so
+    // the percentiles are per-learn latencies (p100: the worst learn).
+    let oneThread = TableFixture(known: 65_536)
+    let sourcesA = FreshSources(salt: 1)
+    Benchmark("MACTable learn new, full table, 1 thread (per learn)", configuration: .init(scalingFactor: .one, maxIterations: 200_000)) { benchmark in
+        let table = oneThread.table
+        for _ in benchmark.scaledIterations { blackHole(table.learn(sourcesA.next(), port: 1, now: Timestamp(milliseconds: 9))) }
+    }
+    let twoThreads = TableFixture(known: 65_536)
+    let sourcesB = FreshSources(salt: 2), sourcesC = FreshSources(salt: 3)
+    let learnPartner = Partner { [table = twoThreads.table] in
+        for _ in 0..<64 { blackHole(table.learn(sourcesC.next(), port: 2, now: Timestamp(milliseconds: 9))) }
+    }
+    Benchmark("MACTable learn new, full table, 2 threads (per learn)", configuration: .init(scalingFactor: .one, maxIterations: 200_000)) { benchmark in
+        let table = twoThreads.table
+        learnPartner.start()
+        for _ in benchmark.scaledIterations { blackHole(table.learn(sourcesB.next(), port: 1, now: Timestamp(milliseconds: 9))) }
+        learnPartner.finish()
+    }
+    // Learning while another thread lists the full table (`fdb show`). The listing allocates
+    // (it builds the rows), so this one reports no malloc count; its figure is the worst learn.
+    let listed = TableFixture(known: 65_536)
+    let sourcesD = FreshSources(salt: 4)
+    let listingPartner = Partner { [table = listed.table] in blackHole(table.entries(now: Timestamp(milliseconds: 9)).count) }
+    Benchmark("MACTable learn new while fdb show lists the full table (per learn)",
+              configuration: .init(metrics: [.throughput, .wallClock, .cpuTotal], scalingFactor: .one, maxIterations: 200_000)) { benchmark in
+        let table = listed.table
+        listingPartner.start()
+        for _ in benchmark.scaledIterations { blackHole(table.learn(sourcesD.next(), port: 1, now: Timestamp(milliseconds: 9))) }
+        listingPartner.finish()
     }
 
     // MARK: Engine batches (256 frames per iteration: frames/s = 256 x throughput)

@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import Testing
 @testable import BridgeCore
 
@@ -139,7 +141,7 @@ import Testing
 
     @Test func capacityIsFixedUpFront() {
         let small = MACTable(configuration: .init(maxLearned: 1000, maxStatic: 0))
-        #expect(small.capacity == 1 << 14)
+        #expect(small.capacity == 1 << 16, "at least 2^16 slots: the remainder fits its 44 bits")
         let big = MACTable(configuration: .init(maxLearned: 1 << 20, maxStatic: 4096))
         #expect(big.capacity >= (1 << 20) * 3 / 2 && big.capacity.nonzeroBitCount == 1)
         for i in 0..<2000 { _ = small.learn(station(i + 1), port: 0, now: t0) }
@@ -166,5 +168,58 @@ import Testing
         for (m, p) in model { #expect(t.lookup(MACAddress(rawValue: m)) == p) }
         #expect(t.statistics.learnedEntries == model.count)
         #expect(t.entries(now: t0).count == model.count)
+    }
+}
+
+extension MACTableTests {
+    /// Bug 2 of "Sound foundations": a host spoofing a static entry's MAC must not take the
+    /// writer lock on every frame (every worker and `fdb show` would serialise behind it).
+    @Test func spoofedStaticMACTakesNoLock() throws {
+        let t = MACTable()
+        try t.addStatic(station(1), port: 1)
+        let before = t.lock.acquisitions.load(ordering: .relaxed)
+        for i in 0..<100 {
+            #expect(t.learn(station(1), port: 2 + i % 3, now: t0) == .staticConflict)
+        }
+        #expect(t.lock.acquisitions.load(ordering: .relaxed) == before, "a static conflict took the writer lock")
+        #expect(t.statistics.staticConflicts == 100, "every conflict is counted")
+        #expect(t.lookup(station(1)) == 1, "the static entry did not move")
+    }
+}
+
+extension MACTableTests {
+    /// Issue 18: learning never takes the control path's lock, so no learn waits for `fdb show`,
+    /// ageing, a flush or `fdb add/del`. Deterministic (replaces a wall-clock bound on a learn
+    /// during a listing; the timing is a benchmark now): another thread holds the lock for the
+    /// whole run, and new stations, moves, evictions and conflicts are learned meanwhile.
+    @Test func learningNeverTakesTheControlLock() throws {
+        let t = MACTable(configuration: .init(maxLearned: 64))
+        try t.addStatic(station(9_999), port: 5)
+        let holding = Atomic<Bool>(false), release = Atomic<Bool>(false), released = Atomic<Bool>(false)
+        Thread {
+            t.lock.withLock {
+                holding.store(true, ordering: .releasing)
+                let deadline = ContinuousClock.now + .seconds(60)
+                while !release.load(ordering: .acquiring) && ContinuousClock.now < deadline { sched_yield() }
+            }
+            released.store(true, ordering: .releasing)
+        }.start()
+        while !holding.load(ordering: .acquiring) { sched_yield() }
+        let locks = t.controlLockAcquisitions
+        var outcomes: [LearnOutcome: Int] = [:]
+        for i in 0..<200 { outcomes[t.learn(station(i + 1), port: i % 3, now: t0), default: 0] += 1 }  // fills, then evicts
+        let present = (1...200).filter { t.lookup(station($0)) != nil }
+        for i in present { outcomes[t.learn(station(i), port: 4, now: t0), default: 0] += 1 }  // moves
+        outcomes[t.learn(station(9_999), port: 1, now: t0), default: 0] += 1
+        _ = t.entries(now: t0)  // a listing takes no lock either
+        let stats = t.statistics
+        let lockWasReleased = released.load(ordering: .acquiring)
+        release.store(true, ordering: .releasing)
+        #expect(!lockWasReleased, "the lock was held throughout")
+        #expect(t.controlLockAcquisitions == locks)
+        #expect(outcomes[.learned] == 64 && outcomes[.learnedAfterEviction] == 136)
+        #expect(present.count == 64 && outcomes[.moved] == 64 && outcomes[.staticConflict] == 1)
+        #expect(stats.learnedEntries == 64 && t.learnedEntries(port: 4) == 64)
+        while !released.load(ordering: .acquiring) { sched_yield() }
     }
 }
