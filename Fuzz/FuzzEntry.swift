@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // libFuzzer entry point for the frame parser, the forwarding engine and the MAC table.
 // Built by scripts/fuzz.sh together with Sources/BridgeCore/*.swift and the shared harness
 // (Tests/IntegrationTests/Support/HardeningFuzzHarness.swift) as one module, with

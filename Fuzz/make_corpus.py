@@ -1,4 +1,7 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 """Writes the handcrafted seed corpus of the fuzz target into Fuzz/corpus (see the input
 layout in Tests/IntegrationTests/Support/HardeningFuzzHarness.swift). Deterministic: rerun it
 after changing the layout and commit the result."""

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 # The classic scenario: three host namespaces, each joined by a veth pair to a bridge
 # namespace where swbridge bridges the three ports. Shows pings between every pair of hosts,
 # then `fdb show`, `link show` and `stats`, and tears everything down (also on failure or

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 # Builds the libFuzzer target over the frame parser, the forwarding engine, the MAC table and
 # the rtnetlink message parser
 # (Fuzz/FuzzEntry.swift + Tests/IntegrationTests/Support/HardeningFuzzHarness.swift + the

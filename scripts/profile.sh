@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 # Profiles swbridge's forwarding loop under 64-byte UDP load (iperf3 -u -l 18 from host 1 to
 # host 2 through swbridge, in namespaces this script creates and removes):
 #   perf record (software cpu-clock, call graphs) of the swbridge process -> top symbols

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 # Runs every test: installs what the tests need (idempotent), builds, runs the unit tests in
 # parallel and the integration tests one at a time (they build network namespaces and launch
 # many processes; one at a time, on 2 cores, their timing figures mean something, and only

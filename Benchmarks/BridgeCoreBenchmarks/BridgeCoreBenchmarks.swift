@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Hot-path benchmarks of BridgeCore (ordo-one/benchmark). Run with
 //   swift package --disable-sandbox benchmark --target BridgeCoreBenchmarks
 // Every steady-state benchmark must report 0 mallocs: that is the proof that the forwarding

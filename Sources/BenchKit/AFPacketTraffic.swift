@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // AFPacketTraffic: the generator and receiver on real interfaces. A receive loop drains an
 // AFPacketPort's ring into a TrafficReceiver (poll with a 1 ms timeout, so a stop request is
 // seen within about a millisecond), and `LinkTrial.run` drives one trial: receiver on its own

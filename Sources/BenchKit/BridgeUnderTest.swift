@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // BridgeUnderTest: the bridges `swbridge bench` compares, each started on a CompareLab's ports
 // and stopped again, so they can take turns (A B A B ...) on the same interfaces:
 // - `kernel`: the Linux bridge (STP off), created inside the bridge namespace;

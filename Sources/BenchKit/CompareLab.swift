@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // CompareLab: the topology every bridge under test runs on, built once per `swbridge bench`
 // run: N host namespaces, each joined by a veth pair to one bridge namespace, hosts at
 // 198.18.0.<i>/24, an MTU and an offload profile. Bridges come and go on it (one after the

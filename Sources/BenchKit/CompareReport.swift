@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // CompareReport: what a `swbridge bench` run found, as data (Codable, the JSON file), as a
 // terminal table (one column per bridge, with its ratio to the kernel bridge) and as an SVG
 // plot. Every figure is a median over the interleaved rounds; the trials themselves are kept

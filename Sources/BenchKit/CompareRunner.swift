@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // CompareRunner: a whole `swbridge bench` run. It builds one CompareLab, then for each round
 // starts every bridge in turn on it (A B A B ...: each comparison is a ratio measured side by
 // side), runs the trials, stops the bridge, and finally summarises medians into a

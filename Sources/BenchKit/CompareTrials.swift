@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // CompareTrials: the measurements `swbridge bench` makes on one running bridge, each bounded
 // in count and time, each using tools or code of this project inside the lab's namespaces:
 // ping latency (request-response), TCP through iperf3 (1 and N streams; skipped with a reason

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // LatencyHistogram: one-way latency samples in nanoseconds, in fixed log-linear buckets (the
 // HdrHistogram layout with 64 sub-buckets per power of two). Values below 128 ns are exact;
 // above, a bucket spans 1/64 of its power of two, so a reported percentile is the bucket's

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // OVSBridge: a private Open vSwitch for `swbridge bench` (bridges `ovs` and `ovs-afxdp`).
 //
 // Nothing of a system-wide OVS is touched: each instance gets its own temporary directory

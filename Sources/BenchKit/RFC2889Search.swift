@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // RFC2889Search: the pure parts of the RFC 2889 trials and of RFC 2544's back-to-back test,
 // kept apart from sockets so they can be tested with numbers and encoded frames alone.
 //

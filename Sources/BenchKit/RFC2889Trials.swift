@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // RFC2889Trials: RFC 2889's address tests on one running bridge, with this project's own
 // generator and capture over AF_PACKET in the lab's host namespaces (host 1 sends test frames,
 // host 2 owns the addresses under test, host 3 is the "third host" that sees what is flooded):

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // SimulatedBridge: a bridge of known capacity, for testing the measurement itself. It forwards
 // up to `capacity` frames per second and drops the rest, with an optional fixed latency — the
 // behaviour RFC 2544's search assumes, so a search against it must find `capacity`.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // TestFrame: the frames a benchmark sends, and how a receiver recognises them.
 //
 // Sizes are counted as RFC 2544 counts them: on the wire, including the 4-byte FCS. AF_PACKET

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ThroughputSearch: RFC 2544 throughput (section 26.1) by binary search over the offered rate,
 // for two loss tolerances at once as FD.io CSIT does: NDR, the highest rate with zero loss, and
 // PDR, the highest rate with loss at most `partialDropTolerance` (0.5% by default).

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // TrafficGenerator: sends test frames into a `Port` (an AFPacketPort on a lab interface, or an
 // in-memory sink in tests) in batches, at a fixed rate or as fast as the port takes them.
 //

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // TrafficReceiver: counts the test frames that came back, per flow, and their one-way latency.
 //
 // Accounting per flow (RFC 4737's definitions, sequence numbers from 0):

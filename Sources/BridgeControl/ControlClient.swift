@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ControlClient: the `swbridge fdb|link|stats` end of the control socket. One request per
 // connection: connect, write the request line, read the response line until the server
 // closes, all within one overall timeout, and turn every way this can fail into a

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ControlFormatting: the text `swbridge fdb show`, `link show` and `stats` print, in the style of
 // iproute2's bridge(8), so that eyes and scripts used to the kernel bridge feel at home.
 //

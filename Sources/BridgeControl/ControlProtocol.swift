@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ControlProtocol: what `swbridge fdb|link|stats` and a running bridge say to each other over
 // the control socket, as plain Codable values.
 //

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ControlSocket: what the control server and client share about the Unix socket itself: where
 // it lives (`<run directory>/<bridge>.sock`), which bridge names are allowed (they become file
 // names, so no `/` and no `..`), the errors users see, and thin wrappers over the Glibc calls

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The bridge's configuration as plain values: ports with their Linux-bridge flags, VLAN
 // filtering, the link-local group forward mask. The engine compiles this into per-port and
 // per-VLAN bitmasks (ForwardingEngine.apply), so nothing here is read per frame.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Per-port counters without shared atomic contention: each forwarding thread owns one
 // CounterBlock and is its only writer (a relaxed load and store: a plain `mov` on x86, no
 // locked instruction); readers sum the blocks of all threads when `stats` asks.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Every reason the engine drops a frame, each with a one-line description that `stats` prints
 // (as VPP's `show errors` does). Counters are indexed by the raw value.
 

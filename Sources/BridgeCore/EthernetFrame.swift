@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Ethernet frame views: parse the header of a frame in place (no copy) into a small value.
 // A bridge reads only the destination, the source and up to two VLAN tags; anything shorter
 // than that, or a tag cut off by the end of the frame, is rejected with a reason instead of

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Forwarder: one pass of the forwarding path over a set of ports: gather a batch from the
 // ready ports, decide it with the engine, queue every frame on its egress ports, send each
 // port's queue with one call, then give the received memory back. The loop that waits for

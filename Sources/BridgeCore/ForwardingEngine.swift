@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ForwardingEngine: what happens to a received frame (Linux's br_input.c and br_forward.c),
 // decided for a whole batch at a time (VPP's vector, not a packet).
 //

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // MACAddress: a 48-bit IEEE 802 address held in the low bits of a UInt64, most significant
 // byte first (so `aa:bb:...` is 0xaabb_...). An integer compares, hashes and packs into the
 // MAC table's slot words without touching memory.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // MemoryPort: an in-memory port (SwiftNIO's EmbeddedChannel for a bridge). Tests and
 // benchmarks inject frames and read what the bridge sent, with no kernel involved. Received
 // frames live in a fixed arena of slots, so receiving allocates nothing; recording sent

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The one interface between the engine and the outside world: a port hands over batches of
 // received frames and takes batches of frames to send. AF_PACKET, libpcap and in-memory ports
 // all implement it; the forwarding path never sees a socket. Calls are per batch, so an

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // PortMask: a set of up to 64 bridge ports as one word, so a flood set is computed with a few
 // ANDs per frame and carried in a verdict without allocation.
 

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Time as the bridge sees it: monotonic milliseconds handed in by the caller. The core never
 // reads a clock itself, so tests drive ageing with a fake clock and stay deterministic.
 

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // A plain pthread mutex for the MAC table's writers. Readers never take it. pthread (rather
 // than a futex-based Mutex) so ThreadSanitizer sees the happens-before edges it creates.
 // It counts its acquisitions, so tests and benchmarks can prove a path takes no lock.

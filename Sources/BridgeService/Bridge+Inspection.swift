@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // What `link show` and `stats` report of a running bridge: the ports as the kernel sees them
 // now (a renamed interface under its new name), and counters summed over the workers plus the
 // kernel ring counters of sockets already closed.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // A bridge that changes while it forwards: ports attached and detached (`link add|del`), port
 // flags and VLANs changed (`link set`, `vlan add|del`), VLAN filtering switched, and a
 // configuration file re-applied (`reload`). Every change is made under `changing` (one at a

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Bridge: the supervisor of a running bridge process. It opens the ports, gives up every
 // capability but CAP_NET_RAW before any thread starts, starts the forwarding workers, and
 // answers on the control socket once they run. Then it supervises: ages the FDB in bounded

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // BridgePort: what the running bridge needs from a port beyond forwarding frames — a
 // descriptor to wait on, the interface it is bound to (to notice it vanish), counters and
 // closing. AF_PACKET (the default) and libpcap (`backend=pcap`, the portable fallback) both

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // CaptureRegistry: the captures `swbridge capture` starts on a running bridge. Each is a
 // PcapMirror (a preallocated ring and a writer thread) switched onto one port's ingress,
 // egress or both in every forwarding worker, and switched off again before it is closed: the

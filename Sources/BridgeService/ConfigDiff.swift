@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ConfigDiff: what `swbridge reload` changes — the difference between the bridge as it runs
 // and its configuration file, as port and static-entry operations, so a reload touches only
 // what changed: ports added, removed or changed (flags, state, VLANs) and static entries added

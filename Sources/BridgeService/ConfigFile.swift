@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ConfigFile: a bridge described in YAML, for a bridge that should come back the same after a
 // restart (`swbridge run --config FILE`) and change in place when the file changes
 // (`swbridge reload`, SIGHUP). Keys are the command line's option names with underscores

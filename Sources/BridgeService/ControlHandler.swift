@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ControlHandler: what a running bridge answers on its control socket, without the socket.
 // It turns a `ControlRequest` into a `ControlResponse` against a `ControlledBridge` — the
 // running Bridge, or a fake in tests — so the rules of each command (bridge(8)'s semantics for

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ForwardingWorker: one forwarding thread. It owns its engine, its Forwarder and its ports'
 // sockets (with --threads N each thread has its own socket per interface, in one PACKET_FANOUT
 // group), waits on them (PollReadiness) and forwards with the ReceiveLoop (spinning only while

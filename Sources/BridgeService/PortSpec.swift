@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Port specifications as `swbridge run --port` takes them: an interface name and options
 // separated by colons, e.g. `veth1:pvid=10:vlans=10,20:untagged=10:hairpin:no-learning`.
 // Colons, because VLAN lists use commas. Parsed into BridgeCore's PortConfiguration.

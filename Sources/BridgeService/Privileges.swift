@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Privileges: least privilege for the running bridge. Once its sockets are open the bridge
 // needs only CAP_NET_RAW (to open AF_PACKET sockets again when a vanished interface comes
 // back); every other capability of root goes, for this thread and every thread it starts

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // ReceiveLoop: what a forwarding thread does once it knows which ports have frames — the one
 // loop the bridge's workers and the tests run. It is separate from *how* the thread learns
 // that (ReadinessSource: poll(2) on the ports' sockets and a wake-up pipe in the bridge; the

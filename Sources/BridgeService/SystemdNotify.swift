@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // SystemdNotify: the sd_notify protocol without libsystemd (sd_notify(3)): one datagram of
 // `KEY=VALUE` lines to the Unix socket named by $NOTIFY_SOCKET (a path, or '@' for the
 // abstract namespace). A bridge started by a `Type=notify` unit says READY=1 once its ports

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // AFPacketPort: a bridge port on one Linux interface through an AF_PACKET socket, receiving
 // from a memory-mapped RX ring without copies and sending batches with sendmmsg
 // (Transmit.swift). With `vnetHeader` (the default) every frame carries its virtio_net_hdr,

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // AFPacketSocket: the system calls that turn a fresh AF_PACKET socket into a bridge port,
 // in the order the kernel requires: version, vnet header and reserve before the ring, ring
 // before mmap, bind to one interface, then promiscuity as a socket membership (so it is

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Interface: what PacketIO needs to know about a network device (index, MTU, MAC address,
 // admin and operational state) and the list of devices, through ioctl and if_nameindex only:
 // no netlink, no shelling out. Every query applies to the calling thread's network namespace.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // LargeFrameQueue: frames too large for a V2 ring slot, read from the socket's receive queue.
 //
 // Why: a TPACKET_V2 slot has a fixed size, and over veth with default offloads TCP arrives as

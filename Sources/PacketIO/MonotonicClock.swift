@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // MonotonicClock: CLOCK_MONOTONIC in nanoseconds, the one clock of the bridge and of its
 // benchmarks. The forwarding threads' ageing times and spin decisions use it; so do a
 // benchmark's send timestamps, receive times, pacing and trial durations, so one-way latency

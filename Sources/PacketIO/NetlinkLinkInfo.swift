@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // NetlinkLinkInfo: what an RTM_NEWLINK / RTM_DELLINK message says about one interface
 // (rtnetlink(7) "RTM_NEWLINK"; the attributes are filled by the kernel's rtnl_fill_ifinfo in
 // net/core/rtnetlink.c): name, index, flags, MTU, operational state (RFC 2863 ifOperStatus),

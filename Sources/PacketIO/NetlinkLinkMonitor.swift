@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // LinkMonitor: interfaces followed through the kernel's link events (rtnetlink(7): the
 // RTMGRP_LINK multicast group, RTM_NEWLINK / RTM_DELLINK), not by polling. The kernel sends an
 // RTM_NEWLINK with the link's whole state whenever one appears, is renamed, goes up or down,

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // NetlinkLinkQuery: RTM_GETLINK (rtnetlink(7)) for one interface by index or name, or a dump
 // of all of them, in the namespace of the socket that asks; with IFLA_TARGET_NETNSID (kernel
 // ≥ 4.20, CAP_NET_ADMIN over the target) an interface of another namespace by its namespace id.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // NetlinkMessage: the netlink wire format (RFC 3549 §2.3.2, netlink(7), rtnetlink(7)) taken
 // apart without trusting a single length. A datagram is a sequence of messages, each a 16-byte
 // `nlmsghdr` (length, type, flags, sequence, port id) and a payload, padded to 4 bytes; an

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // NetlinkSocket: an rtnetlink socket (AF_NETLINK, NETLINK_ROUTE; netlink(7), rtnetlink(7),
 // RFC 3549) and the request/reply discipline on it. A request carries a fresh sequence number;
 // replies are the kernel's messages (sender port id 0) with that number: a plain request ends

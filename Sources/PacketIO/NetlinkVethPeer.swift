@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // NetlinkVethPeer: "where is the other end?" of a veth (what `ethtool -S vethX | grep
 // peer_ifindex` and `ip -d link` answer), through rtnetlink only.
 //

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // PacketIOError: every way opening or configuring a kernel port can fail, as a thrown value
 // with a message an operator can act on. A failed system call is SystemCalls' `IOError` (the
 // one syscall error type of swbridge: the call, the interface, errno), wrapped; the other two

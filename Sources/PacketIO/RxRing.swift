@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // RxRing: what the two receive rings of an AFPacketPort share. The ring versions differ in
 // how ownership passes between kernel and user space (RxRingV2: one `tp_status` word per
 // fixed frame slot; RxRingV3: one `block_status` word per block of packed frames) and agree on

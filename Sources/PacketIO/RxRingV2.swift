@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // RxRingV2: the receive side of an AFPacketPort in `.v2` mode (the default), a TPACKET_V2 ring
 // of fixed frame slots read in place.
 //

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // RxRingV3: the receive side of an AFPacketPort in `.v3` mode, a TPACKET_V3 ring read in place.
 //
 // The kernel fills blocks of frames and hands a block over by setting its `block_status` to

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Transmit: the send side of an AFPacketPort. A batch of EgressFrames becomes one sendmmsg
 // call whose messages point into the received bytes (zero copy): each frame is up to four
 // iovecs, [virtio_net_hdr] [MAC addresses] [tag] [rest], so tag edits need no copy either.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // CaptureTimestamp: wall-clock time of a captured frame, to the nanosecond, as pcap stores it
 // (seconds since the Unix epoch plus a fraction). Files are written with microsecond or
 // nanosecond precision; reading always asks libpcap for nanoseconds, so nothing is lost.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // MirrorPort: port mirroring as a `Port` decorator. It wraps any port and offers what the
 // port receives (after `receive`, before the engine sees it) and what it sends (as encoded
 // for the wire, in `transmit`) to PcapMirrors, stamped once per batch with the wall clock.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // PcapError: every way a capture file, a filter or a libpcap port can fail, as a thrown value
 // with libpcap's own message where it has one. Bad input (a truncated file, a link type the
 // bridge cannot forward, a filter that does not compile) is always an error, never a trap.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // PcapFilter: a BPF expression (tcpdump syntax) compiled once for Ethernet frames and run in
 // user space with pcap_offline_filter, so a mirror can drop what nobody asked for before it
 // costs a copy. Compiling is slow and allocates; matching allocates nothing and is safe from

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // PcapMirror: frames copied off the forwarding path into a capture file without ever making
 // forwarding wait for the disk. The forwarding thread calls `offer`, which runs the optional
 // BPF filter, copies the frame into a slot of a ring allocated at init and returns at once;

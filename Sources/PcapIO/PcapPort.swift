@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // PcapPort: a bridge port on one interface through libpcap, the portable fallback where
 // AF_PACKET rings are not available (and the road to BSD and macOS), behind the same `Port`
 // protocol as AFPacketPort.

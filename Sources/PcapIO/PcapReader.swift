@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // PcapReader: pcap and pcapng files read through libpcap (pcap_open_offline detects the
 // format), one record at a time with pcap_next_ex. Only Ethernet captures are accepted: the
 // bridge forwards Ethernet frames, and a cooked (SLL) or raw-IP capture has no MAC header to

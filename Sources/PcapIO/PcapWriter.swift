@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // PcapWriter: classic pcap files (LINKTYPE_ETHERNET) written through libpcap's own dumper
 // (pcap_open_dead + pcap_dump_open), so tcpdump and Wireshark read them as they read their
 // own. Microsecond or nanosecond timestamps (the nanosecond magic 0xa1b23c4d).

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Replay: a capture fed through the real ForwardingEngine offline, no sockets and no root.
 // Frames go in capture order, in batches of the engine's size; the engine's clock is the
 // capture's own timestamps (milliseconds), so learning and ageing follow the trace and the

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // SystemCalls: the one way swbridge calls the kernel, after SwiftNIO's `System.swift`.
 // errno is read right after the call (any later call, even a log line, may change it);
 // EINTR is retried; EBADF and EFAULT are programming errors (a closed descriptor or a bad

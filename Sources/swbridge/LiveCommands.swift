@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The commands that change a running bridge, in bridge(8)'s word order: `link add|del|set`,
 // `vlan add|del|show`, `bridge set vlan_filtering on|off`, and `reload` of the configuration
 // file. Words are checked before anything is sent; the bridge checks the rest and refuses a

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Latency histogram: exact min/avg/max, percentiles on known samples within the bucket
 // resolution (exact below 128 ns, within 0.8% above), and buckets that tile every value.
 

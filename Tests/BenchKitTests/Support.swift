@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Support: helpers shared by the BenchKit tests — building test frames as byte arrays and
 // feeding them to a receiver, and a sink port that only counts (the generator's rate tests
 // must measure the generator, not the sink).

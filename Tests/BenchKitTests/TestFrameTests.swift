@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Test frames: sizes counted as RFC 2544 counts them (FCS included, so 4 bytes fewer go to the
 // socket), every RFC 2544 size encodes and decodes to the same fields, and anything that is not
 // a test frame of ours decodes to nil instead of trapping.

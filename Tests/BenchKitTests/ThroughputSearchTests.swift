@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Throughput search against simulated bridges of known capacity: NDR lands within the
 // resolution below the capacity, PDR within the resolution below capacity / (1 − tolerance),
 // a bridge faster than the maximum is found in one trial, one slower than the minimum is

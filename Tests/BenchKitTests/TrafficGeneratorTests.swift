@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Generator: frames round-robin over flows with per-flow sequences, bounded by count and by
 // time, refused frames counted and their sequence numbers reused, and the paced rate within 10%
 // of the target at 10,000 and 100,000 frames/s — measured as frames sent over the elapsed time

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Receiver accounting on crafted sequences: loss from gaps (and at the tail, given what was
 // sent), reordering as RFC 4737 defines it, duplicates (also of late frames), the sliding
 // window's edge, flows counted independently, and frames that are not ours kept apart.

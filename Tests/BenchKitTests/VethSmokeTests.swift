@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // End to end over the kernel: two host namespaces joined by one veth pair (no bridge), the
 // generator on an AFPacketPort in one, the receiver on an AFPacketPort in the other, 10,000
 // frames/s for 1 s. Over a bare veth nothing should be lost and one-way latency should be well

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Readers and writers hammer one table from several threads. The invariant: a lookup returns
 // nil or a port that was really learned for that MAC; never another entry's port (a "torn"
 // entry). Run under ThreadSanitizer by .ci/run.

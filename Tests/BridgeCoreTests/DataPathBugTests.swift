@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Regression tests for the data-path bugs of issue "Sound foundations" (each failed before
 // its fix): tag writes past the buffer, TX bytes of the wrong frames, storm-control budgets
 // refilled by reconfiguration and multiplied by threads, views used past the Port contract.

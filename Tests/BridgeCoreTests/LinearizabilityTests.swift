@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Issue 18: the lock-free MAC table is linearizable. Many short random histories of concurrent
 // learn / move / lookup / delete / age on a small table (a few keys whose home slots are at most
 // two apart, so probe chains collide; three ports, so moves are frequent; room for fewer learned

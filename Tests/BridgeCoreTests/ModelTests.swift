@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The bridge's rules spelled out as a small, obviously correct model (a dictionary and the
 // rules in order), and thousands of random frames that the fast engine must decide the same.
 import Testing

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The configuration file: the example parses to the ports and entries it describes;
 // every kind of error names its line and key; the reload difference lists exactly what changed.
 

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The control handler without sockets or root: a fake bridge (a real MACTable, a port list,
 // a mirror switch that records what the workers would be told) and the rules of each command.
 

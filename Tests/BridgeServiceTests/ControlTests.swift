@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The control plane, end to end without root: a ControlServer in a temporary directory with a
 // fake handler, spoken to by ControlClient and by raw sockets that misbehave (silent, oversized,
 // not UTF-8, not JSON). Then the iproute2-style text of fdb/link/stats, line by line.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // AFPacketPort against the real kernel: two hosts in their own namespaces, joined through a
 // Forwarder running on two AFPacketPorts in a third. Shows ping, VLAN tags surviving the
 // kernel's strip-on-receive (802.1Q and 802.1ad, sent from AF_PACKET sockets since there is

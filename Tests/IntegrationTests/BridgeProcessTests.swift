@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The real `swbridge` executable, end to end: `swbridge run` in a bridge namespace (as
 // scripts/demo.sh runs it), hosts in their own namespaces joined by veth pairs, control
 // commands as separate processes. Shows ping among three hosts, flooding and learning with

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // End to end: a short kernel-vs-swbridge comparison on a real lab; its JSON must hold every
 // figure for both bridges.
 import BenchKit

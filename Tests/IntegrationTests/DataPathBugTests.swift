@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Regression tests for the data-path bugs of issue "Sound foundations" that need the kernel:
 // ring slots given back while the caller still holds their frames (the Port contract), the
 // MTU of a renamed interface, and PACKET_FANOUT group ids of two bridges side by side. Each

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Hardening (issue 7): the bridge under hostile traffic, failing ports, abusive control
 // clients and a SIGTERM at full rate. Each test is bounded in time, builds its own lab
 // (random names, 198.18.0.0/15, torn down on every path; swbridge killed by PID only) and

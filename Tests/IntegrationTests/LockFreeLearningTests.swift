@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Issue 18: the MAC-flood hardening test with two forwarding threads. With a lock-free table,
 // the threads learning the flood's 1,000,000 random sources never wait for each other or for
 // `fdb show`: pings between two stations keep flowing through the attack (their worst round

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // A forwarding loop: two bridge ports joined by a veth pair. One broadcast frame then circulates
 // for ever (Ethernet has no TTL). Without storm control the bridge must stay responsive (control
 // socket, SIGTERM) and log the loop; with storm control the excess copies are dropped, the storm

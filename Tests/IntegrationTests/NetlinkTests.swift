@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // rtnetlink against the real kernel, in lab namespaces (random prefix, torn down on every
 // path): a LinkMonitor opened inside a namespace sees a veth created, renamed, brought up
 // (carrier, operstate UP), given a new MTU, taken down and deleted, each event waited for by

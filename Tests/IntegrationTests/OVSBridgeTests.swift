@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // A private Open vSwitch as a bridge under test: when openvswitch-switch is installed it starts
 // in the lab's bridge namespace, forwards a ping and stops leaving nothing behind (no daemon,
 // no directory, no device); when it is not, a run asking for it reports a clear skip.

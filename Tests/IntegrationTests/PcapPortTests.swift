@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // PcapPort against the real kernel: the standard BridgeLab topology (h1 — br — h2 over veth,
 // 198.18.0.0/24) with both bridge ports opened through libpcap in the bridge namespace and a
 // Forwarder moving frames between them on a thread of the test. Ping crosses; with the ports

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Least privilege with every kind of thread the bridge starts: forwarding, control, the
 // writer threads of `--mirror` and of a live `swbridge capture`. Capabilities are per thread
 // and inherited when a thread starts, so a thread started before the drop keeps full root.

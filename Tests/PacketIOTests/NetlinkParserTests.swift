@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The netlink parser against bytes built by hand: well-formed link messages decode to the
 // right LinkInfo, and every way of lying about a length (truncated datagrams at every prefix,
 // lengths below a header or past the end, absurd ones, attributes that overrun their nest,

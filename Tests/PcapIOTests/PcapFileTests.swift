@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Capture files: what is written reads back byte for byte with its timestamps, in both
 // precisions, from pcap and from a pcapng built by hand; bad files (truncated, corrupt,
 // another link type, an unwritable path) are thrown errors with a clear message; rotation

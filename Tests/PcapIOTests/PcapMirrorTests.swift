@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // The mirror's contract: what is offered reaches the file with its timestamp (VLAN edits of
 // the egress encoding applied), the filter runs before queuing, and a full ring drops and
 // counts instead of blocking the caller (a stalled writer stands in for a slow disk).

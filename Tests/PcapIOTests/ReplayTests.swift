@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Replay: a capture through the real engine. The same file gives the same verdicts twice;
 // stations get ports by the documented rule or the explicit map; each egress port's file
 // holds what it would send (VLAN edits applied) and tcpdump reads it.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Test support: frames and capture files built by hand (so each test knows every byte), and
 // a throwaway directory per test.
 

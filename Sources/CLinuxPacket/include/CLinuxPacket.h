@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // A thin shim: Linux headers and macros Swift cannot import directly. No logic lives here:
 // every helper is a macro, an offsetof, a non-variadic spelling of a variadic call, or an
 // atomic access Swift cannot express on kernel-shared memory.

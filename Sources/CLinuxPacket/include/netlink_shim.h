@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // rtnetlink's headers for PacketIO's Netlink*.swift: the socket address (sockaddr_nl), the
 // NETLINK_ROUTE protocol and its socket options, and the message, attribute and namespace-id
 // numbers (RTM_*, IFLA_*, NETNSA_*) the Swift parser's own constants are checked against in

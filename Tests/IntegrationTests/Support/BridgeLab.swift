@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // BridgeLab: the integration tests' standard topology, and a forwarding loop to drive it.
 //
 //   h1 namespace            br namespace (the bridge)             h2 namespace

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // HardeningFuzzHarness: one fuzz input in, every invariant of the frame parser, the forwarding
 // engine and the MAC table checked. The same file is compiled twice:
 // - into the libFuzzer target (scripts/fuzz.sh: swiftc -sanitize=fuzzer,address with the

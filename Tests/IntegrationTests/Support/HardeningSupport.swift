@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // HardeningSupport: what the hardening tests measure and drive beyond SwbridgeLab:
 // - ProcessProbe: a process's RSS (VmRSS) and CPU seconds (utime + stime) from /proc;
 // - RawFrameSender: an AFPacketPort opened in a host namespace that sends batches of 60-byte

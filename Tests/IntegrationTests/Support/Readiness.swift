@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // Readiness: tests wait for a state, never for a time. A server is ready when it listens or
 // says so (iperf3's port in `ss -ltn`, tcpdump's "listening on"), a bridge when its control
 // socket answers; every wait polls with a generous deadline and fails with what it saw, so a

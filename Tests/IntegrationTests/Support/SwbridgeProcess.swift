@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
 // SwbridgeProcess: the real `swbridge` executable driven from integration tests, the way
 // scripts/demo.sh drives it: `ip netns exec BR swbridge run --name NAME --port P1 ...` in a
 // bridge namespace, hosts in their own namespaces joined to it by veth pairs, and the control
