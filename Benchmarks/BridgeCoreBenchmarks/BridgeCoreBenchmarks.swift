@@ -306,14 +306,14 @@ let benchmarks: @Sendable () -> Void = {
     // MARK: The whole pass: ports -> engine -> ports, in memory.
 
     final class PassFixture: @unchecked Sendable {
-        let forwarder: Forwarder
+        let forwarder: ForwardingPass
         let input: MemoryPort
         init() {
             let ports = (0..<4).map { MemoryPort(name: "p\($0)", slotCount: 512, recordsTransmitted: false) }
             let table = MACTable()
             for i in 0..<1_000 { _ = table.learn(station(i), port: i % 4, now: Timestamp(milliseconds: 1)) }
             let engine = try! ForwardingEngine(table: table, configuration: BridgeConfiguration(ports: (0..<4).map { PortConfiguration(name: "p\($0)") }))
-            forwarder = Forwarder(engine: engine, ports: ports)
+            forwarder = ForwardingPass(engine: engine, ports: ports)
             input = ports[0]
             for i in 0..<256 {
                 let d = 1 + 4 * (i % 249)  // stations on ports 1 (known unicast)
@@ -322,7 +322,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
     let pass = PassFixture()
-    Benchmark("Forwarder pass of 256 frames (memory ports, known unicast)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+    Benchmark("ForwardingPass pass of 256 frames (memory ports, known unicast)", configuration: .init(scalingFactor: .kilo)) { benchmark in
         let ready = PortMask(port: 0)
         for _ in benchmark.scaledIterations {
             let n = pass.forwarder.runOnce(ready: ready, now: Timestamp(milliseconds: 2))

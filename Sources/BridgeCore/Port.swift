@@ -116,7 +116,7 @@ public protocol Port: AnyObject {
     /// as dropped.
     func transmit(_ frames: UnsafeBufferPointer<EgressFrame>) -> Int
     /// `transmit`, also saying which frames went: their number and their wire bytes. The
-    /// Forwarder counts TX bytes from it. Ports that can skip a frame in the middle of a batch
+    /// ForwardingPass counts TX bytes from it. Ports that can skip a frame in the middle of a batch
     /// must implement it; the default is right only for ports that send a prefix of the batch.
     func transmitReporting(_ frames: UnsafeBufferPointer<EgressFrame>) -> TransmitResult
 }

@@ -89,7 +89,7 @@ extension Bridge {
         if slot == next.ports.count { next.ports.append(port) } else { next.ports[slot] = port }
         do { try next.validate() } catch { throw .invalid(error.description) }
         let claim = try Self.admit(port.name, runDirectory: options.runDirectory)
-        let opened: [any BridgePort]
+        let opened: [any PortSocket]
         do {
             opened = try Self.openPorts(port.name, count: workers.count, backend: backend, options)  // closes them on failure
         } catch {

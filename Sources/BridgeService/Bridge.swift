@@ -166,7 +166,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         var claims: [PortClaim?] = []
         defer { if claims.count < options.bridge.ports.count || !initialised { for c in claims { c?.release() } } }
         for p in options.bridge.ports { claims.append(try Self.admit(p.name, runDirectory: options.runDirectory)) }
-        var perWorker: [[(any BridgePort)?]] = Array(repeating: Array(repeating: nil, count: PortMask.capacity), count: options.threads)
+        var perWorker: [[(any PortSocket)?]] = Array(repeating: Array(repeating: nil, count: PortMask.capacity), count: options.threads)
         // Each port's sockets, one per worker, in one fanout group; then regrouped per worker.
         for (i, p) in options.bridge.ports.enumerated() {
             let sockets = try Self.openPorts(p.name, count: options.threads, backend: options.backends[p.name] ?? .afPacket, options)
@@ -222,7 +222,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     /// Opens `count` sockets on port `name` (one per worker) with its backend; errors name the
     /// port. Several AF_PACKET sockets join one PACKET_FANOUT group whose id the kernel assigns
     /// (unique in the namespace, so two bridges never collide).
-    static func openPorts(_ name: String, count: Int, backend: PortBackend, _ options: BridgeOptions) throws -> [any BridgePort] {
+    static func openPorts(_ name: String, count: Int, backend: PortBackend, _ options: BridgeOptions) throws -> [any PortSocket] {
         switch backend {
         case .afPacket:
             do {
@@ -233,7 +233,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         case .pcap:
             // Only with one worker (checked in init): libpcap has no fanout.
             do {
-                return [try PcapBridgePort(interface: name)]
+                return [try PcapPortSocket(interface: name)]
             } catch let e as PacketIOError {
                 throw BridgeError.port(name, e)
             } catch {
@@ -412,7 +412,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         for (i, name, backend) in detached {
             guard (try? Interface.index(of: name)) != nil else { continue }
             // The interface is back (it may be a new one of the same name): open it on every worker.
-            let opened: [any BridgePort]
+            let opened: [any PortSocket]
             do {
                 opened = try Self.openPorts(name, count: workers.count, backend: backend, options)  // closes them on failure
             } catch {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
 
-// ForwardingWorker: one forwarding thread. It owns its engine, its Forwarder and its ports'
+// ForwardingWorker: one forwarding thread. It owns its engine, its ForwardingPass and its ports'
 // sockets (with --threads N each thread has its own socket per interface, in one PACKET_FANOUT
 // group), waits on them (PollReadiness) and forwards with the ReceiveLoop (spinning only while
 // traffic is continuous, SpinPolicy.swift, or always with --busy-poll). Nothing
@@ -22,7 +22,7 @@ import Glibc
 
 /// Moves a port to the thread that will own it. The sender gives it up: no aliasing.
 struct PortHandoff: @unchecked Sendable {
-    let port: any BridgePort
+    let port: any PortSocket
 }
 
 /// Something a worker must do between batches.
@@ -55,8 +55,8 @@ final class ForwardingWorker: @unchecked Sendable {
     let id: Int
     let engine: ForwardingEngine
     let counters: CounterBlock
-    private let forwarder: Forwarder
-    private var ports: [(any BridgePort)?]
+    private let forwarder: ForwardingPass
+    private var ports: [(any PortSocket)?]
     private let busyPoll: Bool
     /// How long to keep reading the rings after traffic instead of sleeping (SpinPolicy.swift).
     private let spinMicroseconds: Int
@@ -80,7 +80,7 @@ final class ForwardingWorker: @unchecked Sendable {
     /// The last `sync` generation this worker has applied.
     let appliedGeneration = Atomic<Int>(0)
 
-    init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any BridgePort)?], busyPoll: Bool,
+    init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any PortSocket)?], busyPoll: Bool,
          spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], stormBudget: StormBudget? = nil, logger: Logger) throws {
         self.spinMicroseconds = spinMicroseconds
         self.id = id
@@ -94,7 +94,7 @@ final class ForwardingWorker: @unchecked Sendable {
         let wrapped: [MirrorPort?] = ports.indices.map { i in ports[i].map { MirrorPort($0, ingress: initial[i].0, egress: initial[i].1) } }
         currentMirrors = initial
         mirrorPorts = wrapped
-        forwarder = Forwarder(engine: engine, ports: wrapped.map { $0 })
+        forwarder = ForwardingPass(engine: engine, ports: wrapped.map { $0 })
         self.busyPoll = busyPoll
         self.logger = logger
         var fds: [Int32] = [0, 0]

@@ -6,7 +6,7 @@
 // that (ReadinessSource: poll(2) on the ports' sockets and a wake-up pipe in the bridge; the
 // same in tests), so the forwarding, draining and spinning rules exist once.
 //
-// Rules: drain the ready ports in Forwarder passes until a pass finds nothing, at most 64
+// Rules: drain the ready ports in ForwardingPass passes until a pass finds nothing, at most 64
 // passes (so the mailbox and other ports get their turn); then, if the traffic is continuous
 // (SpinPolicy), keep reading every ring without sleeping until it pauses, the spin slice ends,
 // or the caller has work (`interrupted`).
@@ -19,12 +19,12 @@ import Glibc
 #endif
 
 struct ReceiveLoop {
-    let forwarder: Forwarder
+    let forwarder: ForwardingPass
     /// Spin on the rings instead of sleeping (every pass reads every port).
     let busyPoll: Bool
     private(set) var spin: SpinPolicy
 
-    init(forwarder: Forwarder, busyPoll: Bool, spinMicroseconds: Int) {
+    init(forwarder: ForwardingPass, busyPoll: Bool, spinMicroseconds: Int) {
         self.forwarder = forwarder
         self.busyPoll = busyPoll
         spin = SpinPolicy(spinMicroseconds: spinMicroseconds)

@@ -87,13 +87,13 @@ public final class AFPacketPort: Port {
         /// (a 64 KiB GSO super-frame plus headers), since V3 limits a frame by its block. V2
         /// cuts each block into `frameSize` slots.
         public var blockSize: Int = 1 << 19
-        /// V3: blocks in the ring. The ring must hold what a Forwarder pass keeps (blocks return
+        /// V3: blocks in the ring. The ring must hold what a ForwardingPass pass keeps (blocks return
         /// only after the batch was sent: 128 super-frames are ~8 MB) plus what arrives
         /// meanwhile. Measured with 1 TCP stream through veth: 16 x 256 KiB froze the ring
         /// (11-32 drops, ~400-1200 retransmits per GiB); 16 x 512 KiB = 8 MiB had none.
         public var blockCount: Int = 16
         /// V2: frame slots in the ring, rounded up to whole blocks: the ring's depth, in
-        /// frames of any size. A Forwarder pass holds up to 128 per port; the rest absorbs
+        /// frames of any size. A ForwardingPass pass holds up to 128 per port; the rest absorbs
         /// bursts while the forwarding thread is away (4,096 slots: ~13 ms at 300 k frames/s).
         public var frameCount: Int = 4096
         /// V2: bytes per slot (TPACKET_ALIGN'd). A frame that does not fit (a GSO super-frame,
@@ -102,7 +102,7 @@ public final class AFPacketPort: Port {
         /// 1500-byte MTU in its slot; at least 65,696 puts every frame in its slot.
         public var frameSize: Int = 2048
         /// V2 with slots smaller than a super-frame: buffers for frames read from the socket
-        /// queue, i.e. how many of them one Forwarder pass can hold (66 KiB each).
+        /// queue, i.e. how many of them one ForwardingPass pass can hold (66 KiB each).
         public var largeFrameBuffers: Int = 32
         /// SO_RCVBUF for those queued frames (the kernel stops queuing, and the frame is lost
         /// as truncated, while this much is waiting). Raised past rmem_max when allowed.

@@ -17,7 +17,7 @@
 // recvmsg writes the vnet header (PACKET_VNET_HDR) in front of the frame and reports the
 // stripped VLAN tag and the status flags in a PACKET_AUXDATA message, so a queued frame looks
 // exactly like one read in place: [tag headroom][vnet header][frame]. Buffers are allocated
-// once; a Forwarder pass can hold `bufferCount` of them, and they are all free again at
+// once; a ForwardingPass pass can hold `bufferCount` of them, and they are all free again at
 // `releaseAll` (the ring's release). Nothing here allocates after init.
 
 #if canImport(Glibc)

@@ -85,7 +85,7 @@ public final class PcapPort: Port, @unchecked Sendable {
         public var snapLength = 9216
         /// libpcap's kernel buffer (its ring).
         public var bufferBytes = 4 << 20
-        /// Frames of at most `snapLength` the arena holds between releases (a Forwarder batch).
+        /// Frames of at most `snapLength` the arena holds between releases (a ForwardingPass batch).
         public var arenaFrames = 256
         public var promiscuous = true
         public init() {}

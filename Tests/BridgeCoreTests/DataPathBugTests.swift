@@ -51,7 +51,7 @@ import Testing
         // Port 1 skips frames over 100 bytes in the middle of a batch (an MTU check).
         let mp = (0..<2).map { MemoryPort(name: "p\($0)") }
         let engine = makeEngine(BridgeConfiguration(ports: ports(2)))
-        let f = Forwarder(engine: engine, ports: mp)
+        let f = ForwardingPass(engine: engine, ports: mp)
         mp[1].maxWireLength = 100
         let sizes = [60, 1_000, 70, 2_000, 80]
         for (i, payload) in sizes.enumerated() {

@@ -2,7 +2,7 @@
 // Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
 
 // AFPacketPort against the real kernel: two hosts in their own namespaces, joined through a
-// Forwarder running on two AFPacketPorts in a third. Shows ping, VLAN tags surviving the
+// ForwardingPass running on two AFPacketPorts in a third. Shows ping, VLAN tags surviving the
 // kernel's strip-on-receive (802.1Q and 802.1ad, sent from AF_PACKET sockets since there is
 // no 8021q module), and a large TCP transfer with veth's default offloads (GSO super-frames,
 // CHECKSUM_PARTIAL) arriving with no checksum errors — each for both RX ring versions (V2
@@ -191,14 +191,14 @@ struct AFPacketPortTests {
     @Test("a frame over the egress MTU without GSO metadata is counted, not sent", .privileged, .timeLimit(.minutes(3)))
     func oversizeDropped() throws {
         let topo = try BridgeLab()
-        // A MemoryPort feeds the Forwarder; the AFPacketPort on b0 sends towards h1's interface.
+        // A MemoryPort feeds the ForwardingPass; the AFPacketPort on b0 sends towards h1's interface.
         let out = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0]) }
         var plain = AFPacketPort.Configuration()
         plain.vnetHeader = false
         let receiver = try topo.lab.withNetworkNamespace(topo.h1) { try AFPacketPort(interface: topo.h1If, configuration: plain) }
         let memory = MemoryPort(name: "mem", slotCount: 16, slotSize: 2048)
         let config = BridgeConfiguration(ports: [PortConfiguration(name: "mem"), PortConfiguration(name: out.name)])
-        let forwarder = Forwarder(engine: try ForwardingEngine(table: MACTable(), configuration: config), ports: [memory, out])
+        let forwarder = ForwardingPass(engine: try ForwardingEngine(table: MACTable(), configuration: config), ports: [memory, out])
 
         let mtuFrame = TestFrames.make(tags: [], etherType: 0x88B5, payload: 1500, seed: 11)  // 1514: fits
         let tagged = TestFrames.make(tags: [(0x8100, 0x0064)], etherType: 0x88B5, payload: 1500, seed: 12)  // 1518: one tag allowed

@@ -3,7 +3,7 @@
 
 // PcapPort against the real kernel: the standard BridgeLab topology (h1 — br — h2 over veth,
 // 198.18.0.0/24) with both bridge ports opened through libpcap in the bridge namespace and a
-// Forwarder moving frames between them on a thread of the test. Ping crosses; with the ports
+// ForwardingPass moving frames between them on a thread of the test. Ping crosses; with the ports
 // wrapped in MirrorPorts, the capture of a port under ping holds the ICMP frames, and
 // 802.1Q / 802.1ad tagged frames sent from h1 appear in the mirror tags and all. Each test
 // owns its Lab (torn down on every path) and is bounded by command timeouts and a time limit.

@@ -4,10 +4,10 @@
 // BridgeLab: the integration tests' standard topology, and a forwarding loop to drive it.
 //
 //   h1 namespace            br namespace (the bridge)             h2 namespace
-//   [<p>h0 198.18.0.1] ===== [<p>b0]  Forwarder  [<p>b1] ===== [<p>h1 198.18.0.2]
+//   [<p>h0 198.18.0.1] ===== [<p>b0]  ForwardingPass  [<p>b1] ===== [<p>h1 198.18.0.2]
 //
 // The two bridge-side veth ends are opened as AFPacketPorts from the test process through a
-// setns thread; a Forwarder with a ForwardingEngine moves frames between them on a dedicated
+// setns thread; a ForwardingPass with a ForwardingEngine moves frames between them on a dedicated
 // thread (poll on both sockets, bounded in time) until stopped. Everything lives in the Lab,
 // whose teardown deletes the namespaces even when a test fails. PcapPortTests drives its
 // libpcap ports with the same ForwardingLoop.
@@ -69,17 +69,17 @@ final class BridgeLab {
 /// ForwardingWorker is), bounded by `maxDuration`. Drives AFPacketPorts (BridgeLab) and
 /// PcapPorts alike.
 final class ForwardingLoop: @unchecked Sendable {
-    let forwarder: Forwarder
+    let forwarder: ForwardingPass
     private let fds: [Int32]
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let wake: (read: Int32, write: Int32)
 
-    /// A Forwarder with a fresh engine over `ports` (one bridge port each, by name), woken by
+    /// A ForwardingPass with a fresh engine over `ports` (one bridge port each, by name), woken by
     /// `fileDescriptors` (the descriptors of what `ports` wrap, in the same order).
     init(ports: [any BridgeCore.Port], fileDescriptors: [Int32], maxDuration: Duration) throws {
         let config = BridgeConfiguration(ports: ports.map { PortConfiguration(name: $0.name) })
-        forwarder = Forwarder(engine: try ForwardingEngine(table: MACTable(), configuration: config), ports: ports)
+        forwarder = ForwardingPass(engine: try ForwardingEngine(table: MACTable(), configuration: config), ports: ports)
         fds = fileDescriptors
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { throw HarnessError("pipe: errno \(errno)") }

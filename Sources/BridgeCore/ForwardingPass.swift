@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
 
-// Forwarder: one pass of the forwarding path over a set of ports: gather a batch from the
+// ForwardingPass: one pass of the forwarding path over a set of ports: gather a batch from the
 // ready ports, decide it with the engine, queue every frame on its egress ports, send each
 // port's queue with one call, then give the received memory back. The loop that waits for
 // readiness (poll, busy-poll, a test) sits outside; this is the part it repeats.
@@ -10,7 +10,7 @@
 // full batch to every port never allocates.
 
 /// Runs batches through a `ForwardingEngine` between `Port`s.
-public final class Forwarder {
+public final class ForwardingPass {
     public let engine: ForwardingEngine
     /// Ports by index; nil while a port is detached (its interface vanished).
     public private(set) var ports: [(any Port)?]

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
 
-// BridgePort: what the running bridge needs from a port beyond forwarding frames — a
+// PortSocket: what the running bridge needs from a port beyond forwarding frames — a
 // descriptor to wait on, the interface it is bound to (to notice it vanish), counters and
 // closing. AF_PACKET (the default) and libpcap (`backend=pcap`, the portable fallback) both
 // provide it; the forwarding path itself only sees BridgeCore's `Port`.
@@ -31,7 +31,7 @@ struct PortIOStatistics: Sendable {
     }
 }
 
-protocol BridgePort: Port {
+protocol PortSocket: Port {
     var fileDescriptor: Int32 { get }
     var isOpen: Bool { get }
     /// The ifindex the port was opened on (a re-created interface of the same name has another).
@@ -44,13 +44,13 @@ protocol BridgePort: Port {
     func close()
 }
 
-extension BridgePort {
+extension PortSocket {
     /// Whether the interface the port is bound to still exists, under any name: a renamed
     /// interface keeps its index and the socket keeps working; a vanished one does not.
     var boundInterfaceExists: Bool { Interface.exists(index: boundInterfaceIndex) }
 }
 
-extension AFPacketPort: BridgePort {
+extension AFPacketPort: PortSocket {
     var boundInterfaceIndex: Int32 { interfaceIndex }
     func updateMTU() throws { try refreshMTU() }
     var backend: PortBackend { .afPacket }
@@ -63,7 +63,7 @@ extension AFPacketPort: BridgePort {
 }
 
 /// A libpcap port with the interface index it was opened on.
-final class PcapBridgePort: BridgePort {
+final class PcapPortSocket: PortSocket {
     let port: PcapPort
     let boundInterfaceIndex: Int32
     init(interface: String) throws {

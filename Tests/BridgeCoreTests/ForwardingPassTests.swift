@@ -7,11 +7,11 @@ import Testing
 @Suite struct ForwarderTests {
     let a = station(0xA), b = station(0xB), c = station(0xC)
 
-    func bridge(_ n: Int, _ config: (inout BridgeConfiguration) -> Void = { _ in }) -> (Forwarder, [MemoryPort]) {
+    func bridge(_ n: Int, _ config: (inout BridgeConfiguration) -> Void = { _ in }) -> (ForwardingPass, [MemoryPort]) {
         var cfg = BridgeConfiguration(ports: ports(n))
         config(&cfg)
         let mp = (0..<n).map { MemoryPort(name: "p\($0)") }
-        let f = Forwarder(engine: makeEngine(cfg), ports: mp)
+        let f = ForwardingPass(engine: makeEngine(cfg), ports: mp)
         return (f, mp)
     }
 
