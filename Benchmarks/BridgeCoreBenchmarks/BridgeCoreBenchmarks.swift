@@ -322,7 +322,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
     let pass = PassFixture()
-    Benchmark("ForwardingPass pass of 256 frames (memory ports, known unicast)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+    Benchmark("ForwardingPass of 256 frames (memory ports, known unicast)", configuration: .init(scalingFactor: .kilo)) { benchmark in
         let ready = PortMask(port: 0)
         for _ in benchmark.scaledIterations {
             let n = pass.forwarder.runOnce(ready: ready, now: Timestamp(milliseconds: 2))
