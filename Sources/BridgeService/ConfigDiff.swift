@@ -5,7 +5,8 @@
 // and its configuration file, as port and static-entry operations, so a reload touches only
 // what changed: ports added, removed or changed (flags, state, VLANs) and static entries added
 // or removed, while learned entries of untouched ports stay. Settings that only a restart can
-// change (the name, threads, table sizes, backends) are reported and refuse the reload.
+// change (the name, threads, table sizes and ageing time, backends) are reported and refuse the
+// reload.
 
 import BridgeCore
 
@@ -23,14 +24,12 @@ public struct ConfigDiff: Equatable, Sendable {
     public var staticRemoved: [ConfiguredStaticEntry] = []
     /// New VLAN filtering, when it changes.
     public var vlanFiltering: Bool?
-    /// New ageing time in seconds, when it changes.
-    public var ageingSeconds: Int?
     /// Keys that changed but need a restart (the reload is refused while there are any).
     public var needsRestart: [String] = []
 
     public var isEmpty: Bool {
         portsAdded.isEmpty && portsRemoved.isEmpty && portsChanged.isEmpty && staticAdded.isEmpty
-            && staticRemoved.isEmpty && vlanFiltering == nil && ageingSeconds == nil && needsRestart.isEmpty
+            && staticRemoved.isEmpty && vlanFiltering == nil && needsRestart.isEmpty
     }
 
     /// The difference from the running bridge (`ports`, `statics`, settings in `running`) to `file`.
@@ -45,9 +44,8 @@ public struct ConfigDiff: Equatable, Sendable {
         if target.bridge.vlanProtocol != running.bridge.vlanProtocol { needsRestart.append("vlan_protocol") }
         if target.bridge.groupForwardMask != running.bridge.groupForwardMask { needsRestart.append("group_fwd_mask") }
         if target.bridge.vlanFiltering != running.bridge.vlanFiltering { vlanFiltering = target.bridge.vlanFiltering }
-        if target.table.ageingTime != running.table.ageingTime {
-            ageingSeconds = Int(target.table.ageingTime.components.seconds)
-        }
+        // The table's ageing time is fixed when it is made (this release): a restart applies it.
+        if target.table.ageingTime != running.table.ageingTime { needsRestart.append("ageing") }
         let current = Dictionary(ports.map { ($0.port.name, $0) }, uniquingKeysWith: { a, _ in a })
         let wanted = Set(file.ports.map(\.port.name))
         for p in ports where !wanted.contains(p.port.name) { portsRemoved.append(p.port.name) }
@@ -72,7 +70,6 @@ public struct ConfigDiff: Equatable, Sendable {
         var out: [String] = []
         for k in needsRestart { out.append("! \(k): changes only with a restart") }
         if let v = vlanFiltering { out.append("~ vlan_filtering: \(!v) -> \(v)") }
-        if let a = ageingSeconds { out.append("~ ageing: -> \(a)") }
         for n in portsRemoved { out.append("- port \(n)") }
         for p in portsAdded { out.append("+ port \(p.port.name): \(Self.describe(p.port))") }
         for c in portsChanged { out.append("~ port \(c.name): \(Self.changes(c.old, c.new).joined(separator: ", "))") }

@@ -95,7 +95,7 @@ struct ConfigFileTests {
             """)
         let d = ConfigDiff(running: running, ports: before.ports, statics: before.staticFDB, file: after)
         #expect(d.portsRemoved == ["trunk0"])
-        #expect(d.portsAdded.isEmpty && d.needsRestart.isEmpty && d.vlanFiltering == nil && d.ageingSeconds == nil)
+        #expect(d.portsAdded.isEmpty && d.needsRestart.isEmpty && d.vlanFiltering == nil)
         #expect(d.portsChanged.map(\.name) == ["veth1"])
         #expect(d.staticAdded.count == 1 && d.staticRemoved.isEmpty)
         #expect(d.lines == [
@@ -107,5 +107,8 @@ struct ConfigFileTests {
         var renamed = before
         renamed.name = "br1"
         #expect(ConfigDiff(running: running, ports: before.ports, statics: before.staticFDB, file: renamed).needsRestart == ["name"])
+        var slower = before
+        slower.ageingSeconds = 600
+        #expect(ConfigDiff(running: running, ports: before.ports, statics: before.staticFDB, file: slower).needsRestart == ["ageing"])
     }
 }
