@@ -539,19 +539,22 @@ public final class MACTable: @unchecked Sendable {
         var bestSeen = UInt64.max
         var found = 0
         var j = Int(p & indexMask)
+        /// Samples slot `k` (word `w`) as a victim; true when the sample is full.
+        func sample(_ k: Int, _ w: UInt64) -> Bool {
+            guard Self.isLive(w), w & Self.staticBit == 0, Self.port(of: w) == victimPort else { return false }
+            let seen = lastSeen[k].load(ordering: .relaxed)
+            if seen < bestSeen {
+                bestSeen = seen
+                best = k
+                bestWord = w
+            }
+            found += 1
+            return found == Self.evictionSample
+        }
         for _ in 0...Self.maxDisplacement {
             let w = slots[j].load(ordering: .acquiring)
             if w & Self.occupiedBit == 0 { break }
-            if Self.isLive(w), w & Self.staticBit == 0, Self.port(of: w) == victimPort {
-                let seen = lastSeen[j].load(ordering: .relaxed)
-                if seen < bestSeen {
-                    bestSeen = seen
-                    best = j
-                    bestWord = w
-                }
-                found += 1
-                if found == Self.evictionSample { break }
-            }
+            if sample(j, w) { break }
             j = (j + 1) & Int(indexMask)
         }
         if best >= 0 {
@@ -563,17 +566,7 @@ public final class MACTable: @unchecked Sendable {
         for scanned in 0..<capacity {
             // A port with few entries in a large table: do not walk the whole table for samples.
             if found > 0 && scanned >= Self.evictionScanLimit { break }
-            let w = slots[i].load(ordering: .acquiring)
-            if Self.isLive(w), w & Self.staticBit == 0, Self.port(of: w) == victimPort {
-                let seen = lastSeen[i].load(ordering: .relaxed)
-                if seen < bestSeen {
-                    bestSeen = seen
-                    best = i
-                    bestWord = w
-                }
-                found += 1
-                if found == Self.evictionSample { break }
-            }
+            if sample(i, slots[i].load(ordering: .acquiring)) { break }
             i = (i + 1) & Int(indexMask)
         }
         // After a full sample, go on from where it stopped; after a cut-short one, from just

@@ -286,7 +286,7 @@ import Glibc
     /// Runs `histories` random histories; returns the first that is not linearizable, if any,
     /// and how many of the histories had operations overlapping on the same key.
     static func check(histories: Int, seed: UInt64) -> (failure: [Operation]?, countsWrong: String?) {
-        var rng = SplitMix64(seed: seed)
+        var rng = ModelTests.Rng(state: seed)  // the model test's reproducible generator
         let crew = Crew(threads: 3)
         defer { crew.stop() }
         let keyCount = 4
@@ -350,14 +350,3 @@ import Glibc
     }
 }
 
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
