@@ -349,19 +349,28 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
 
     // MARK: - Port faults
 
-    /// A port's interface appearing (or coming back up) re-attaches it now; a vanished one is
-    /// reported by the workers' sockets (collectFaults). A lost event (the socket overflowed)
-    /// falls back to looking at every detached port.
+    /// A port's interface appearing (or coming back up) re-attaches it now. A deleted one is
+    /// given up by the workers: on its socket's error, or on the kernel's RTM_DELLINK here (a
+    /// deletion takes the link down first, and a socket reports only that). A lost event (the
+    /// socket overflowed) falls back to looking at every detached port.
     private func handleLinkEvents(_ monitor: LinkMonitor) {
         let events = (try? monitor.drain()) ?? [.resyncNeeded]
         var names: Set<String> = []
+        var deleted: Set<Int32> = []
         var all = false
         for e in events {
             switch e {
             case .newLink(let info): names.insert(info.name)
-            case .deletedLink: break
+            case .deletedLink(let index, _): deleted.insert(index)
             case .resyncNeeded: all = true
             }
+        }
+        if !deleted.isEmpty || all {
+            // After an overflow any port may have lost its interface: each worker checks.
+            let ports = live.withLock { s in
+                s.runtime.indices.filter { s.runtime[$0].attached && (all || deleted.contains(s.runtime[$0].ifindex)) }
+            }
+            for i in ports { for w in workers { w.send(.recheck(index: i)) } }
         }
         collectFaults()  // a deleted interface's fault first, so its new namesake is seen as back
         let wanted = live.withLock { s in

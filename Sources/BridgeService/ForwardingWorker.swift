@@ -31,6 +31,9 @@ enum WorkerCommand: Sendable {
     case apply(BridgeConfiguration)
     /// Closes port `index`'s socket and forgets it (the port left the bridge).
     case detach(index: Int)
+    /// The kernel said an interface was deleted: if port `index`'s socket was bound to it,
+    /// give the port up as vanished (its socket will never report it).
+    case recheck(index: Int)
     /// Sets what port `index`'s frames are mirrored to (nil: nothing).
     case setMirror(index: Int, ingress: MirrorHandoff, egress: MirrorHandoff)
     /// Acknowledges every command before it through `appliedGeneration`, so the sender knows
@@ -79,6 +82,10 @@ final class ForwardingWorker: @unchecked Sendable {
     private var currentMirrors: [(PcapMirror?, PcapMirror?)] = []
     /// The last `sync` generation this worker has applied.
     let appliedGeneration = Atomic<Int>(0)
+    /// Ports whose socket reported an error while their interface still existed (a link
+    /// down). Deleting an interface takes it down first, and the unregistration that follows
+    /// reports nothing more on the socket, so these are looked at again every 250 ms.
+    private var linkDown: Set<Int> = []
 
     init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any PortSocket)?], busyPoll: Bool,
          spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], stormBudget: StormBudget? = nil, logger: Logger) throws {
@@ -163,6 +170,7 @@ final class ForwardingWorker: @unchecked Sendable {
             loop.serve(ready: woke.ready) { pending.load(ordering: .relaxed) }
             let t = monotonicNow().milliseconds
             if t &- lastPublish >= 250 {
+                if !linkDown.isEmpty && giveUpDeletedWhileDown() { rebuild() }
                 publishStatistics()
                 lastPublish = t
             }
@@ -184,12 +192,16 @@ final class ForwardingWorker: @unchecked Sendable {
             case .apply(let config):
                 do { try engine.apply(config) } catch { logger.error("worker \(id): \(error)") }
             case .attach(let index, let handoff):
+                linkDown.remove(index)
                 ports[index]?.close()
                 ports[index] = handoff.port
                 let wrapped = MirrorPort(handoff.port, ingress: currentMirrors[index].0, egress: currentMirrors[index].1)
                 mirrorPorts[index] = wrapped
                 forwarder.setPort(index, wrapped)
+            case .recheck(let index):
+                if let p = ports[index], !p.boundInterfaceExists { giveUp(port: index, reason: "interface vanished") }
             case .detach(let index):
+                linkDown.remove(index)
                 ports[index]?.close()
                 ports[index] = nil
                 mirrorPorts[index] = nil
@@ -219,14 +231,37 @@ final class ForwardingWorker: @unchecked Sendable {
         let stillThere = p.boundInterfaceExists
         if stillThere && err != EBADF {
             logger.info("port \(p.name): socket reported errno \(err) (link down?); keeping it")
+            linkDown.insert(i)
             return false
         }
+        giveUp(port: i, reason: stillThere ? "socket error \(err)" : "interface vanished")
+        return true
+    }
+
+    /// Stops using port `i`'s socket and hands it to the supervisor as a fault (it closes the
+    /// socket, marks the port absent and re-attaches it when its interface is back).
+    private func giveUp(port i: Int, reason: String) {
+        guard let p = ports[i] else { return }
+        linkDown.remove(i)
         forwarder.setPort(i, nil)
         ports[i] = nil
         mirrorPorts[i] = nil
         published.withLock { $0[i] = nil }
-        faults.withLock { $0.append(PortFault(index: i, port: PortHandoff(port: p), reason: stillThere ? "socket error \(err)" : "interface vanished")) }
-        return true
+        faults.withLock { $0.append(PortFault(index: i, port: PortHandoff(port: p), reason: reason)) }
+    }
+
+    /// Ports whose link went down and whose interface has since been deleted are given up.
+    /// Returns true when one was (the poll set must be rebuilt).
+    private func giveUpDeletedWhileDown() -> Bool {
+        var gone: [Int] = []
+        for i in linkDown {
+            guard let p = ports[i] else { gone.append(i); continue }
+            if !p.boundInterfaceExists { gone.append(i) }
+        }
+        for i in gone {
+            if ports[i] != nil { giveUp(port: i, reason: "interface vanished") } else { linkDown.remove(i) }
+        }
+        return !gone.isEmpty
     }
 
     private func publishStatistics() {

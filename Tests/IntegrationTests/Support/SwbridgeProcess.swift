@@ -140,6 +140,20 @@ final class SwbridgeProcess: @unchecked Sendable {
     var standardOutput: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
     var standardError: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
 
+    /// Waits until the bridge's log (stderr) contains `text`: for what only the bridge can say
+    /// it has done. Throws with the log if it exits first or `timeout` passes.
+    func waitForOutput(_ text: String, timeout: Duration = .seconds(30)) throws {
+        var exited = false
+        let seen = waitUntil(timeout: timeout) {
+            if standardError.contains(text) { return true }
+            exited = !process.isRunning
+            return exited
+        }
+        guard seen && !exited else {
+            throw HarnessError("swbridge \(name): no '\(text)' in its log \(exited ? "before it exited" : "within \(timeout)"): \(standardError.suffix(800))")
+        }
+    }
+
     /// Sends `signal` and waits up to `timeout` for the process to exit. Returns how long it
     /// took, or nil if it is still running.
     @discardableResult
