@@ -106,7 +106,27 @@ public enum ControlFormatting {
                     "\(f.aged)", "\(f.evicted)", "\(f.refused)", "\(f.staticConflicts)", "\(f.flushed)",
                 ],
             ], leftAligned: [], indent: "  ")
+        if let workers = report.workers, !workers.isEmpty {
+            out += "\nworkers:\n"
+            out += table(
+                [["worker", "batches", "cpu_seconds", "worst_gap_ms"]]
+                    + workers.map { w in
+                        ["\(w.worker)", "\(w.batches)", decimal(w.cpuSeconds, places: 2), decimal(w.worstGapMilliseconds, places: 3)]
+                    }, leftAligned: [], indent: "  ")
+        }
         return out
+    }
+
+    /// `x` with `places` decimals (no Foundation here), `-` when not finite.
+    static func decimal(_ x: Double, places: Int) -> String {
+        guard x.isFinite else { return "-" }
+        var scale = 1.0
+        for _ in 0..<places { scale *= 10 }
+        let scaled = Int64((abs(x) * scale).rounded())
+        let whole = scaled / Int64(scale)
+        var frac = String(scaled % Int64(scale))
+        while frac.count < places { frac = "0" + frac }
+        return (x < 0 && scaled != 0 ? "-" : "") + "\(whole)" + (places > 0 ? "." + frac : "")
     }
 
     /// `3d4h5m6s`, leading zero units left out; under a minute, seconds with one decimal.

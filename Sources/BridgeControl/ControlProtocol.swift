@@ -709,6 +709,28 @@ public struct FDBStatsSection: Codable, Equatable, Sendable {
     }
 }
 
+/// One forwarding thread in `stats`: how much it worked and its longest stall.
+public struct WorkerStatsRow: Codable, Equatable, Sendable {
+    /// The worker's number (thread `swbridge-fwdN`).
+    public var worker: Int
+    /// Batches forwarded (passes that received at least one frame).
+    public var batches: UInt64
+    /// The thread's CPU time (CLOCK_THREAD_CPUTIME_ID), seconds.
+    public var cpuSeconds: Double
+    /// The longest time this thread, with frames ready, went without finishing a batch, since
+    /// it started (ms): from its wake-up to its first batch, or from one batch to the next while
+    /// it keeps finding frames. A thread that waits for another (a lock, a slow table operation)
+    /// shows it here.
+    public var worstGapMilliseconds: Double
+
+    public init(worker: Int, batches: UInt64, cpuSeconds: Double, worstGapMilliseconds: Double) {
+        self.worker = worker
+        self.batches = batches
+        self.cpuSeconds = cpuSeconds
+        self.worstGapMilliseconds = worstGapMilliseconds
+    }
+}
+
 /// Everything `stats` prints.
 public struct StatsReport: Codable, Equatable, Sendable {
     /// The bridge's name (`--name`).
@@ -719,12 +741,16 @@ public struct StatsReport: Codable, Equatable, Sendable {
     /// One row per port, in port order.
     public var ports: [PortStatsRow]
     public var fdb: FDBStatsSection
+    /// One row per forwarding thread (absent in answers of older bridges).
+    public var workers: [WorkerStatsRow]?
 
-    public init(bridge: String, uptimeSeconds: Double, vlanFiltering: Bool, ports: [PortStatsRow], fdb: FDBStatsSection) {
+    public init(bridge: String, uptimeSeconds: Double, vlanFiltering: Bool, ports: [PortStatsRow], fdb: FDBStatsSection,
+                workers: [WorkerStatsRow]? = nil) {
         self.bridge = bridge
         self.uptimeSeconds = uptimeSeconds
         self.vlanFiltering = vlanFiltering
         self.ports = ports
         self.fdb = fdb
+        self.workers = workers
     }
 }

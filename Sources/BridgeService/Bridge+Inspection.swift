@@ -52,6 +52,7 @@ extension Bridge {
         return StatsReport(
             bridge: options.name, uptimeSeconds: Double(now.milliseconds - started.milliseconds) / 1000,
             vlanFiltering: config.vlanFiltering, ports: rows,
-            fdb: FDBStatsSection(table.statistics, maxLearned: options.table.maxLearned))
+            fdb: FDBStatsSection(table.statistics, maxLearned: options.table.maxLearned),
+            workers: workers.map { w in w.threadStatistics.withLock { $0 } })
     }
 }

@@ -9,6 +9,7 @@
 // and read what it publishes (counters are single-writer atomics; socket statistics are
 // copied out under a lock every 250 ms, since reading them is a syscall that resets them).
 
+import BridgeControl
 import BridgeCore
 import Logging
 import PacketIO
@@ -71,6 +72,8 @@ final class ForwardingWorker: @unchecked Sendable {
     private let wakeWrite: Int32
     /// Socket statistics per port as last published (nil: detached).
     let published: Mutex<[PortIOStatistics?]>
+    /// Batches, CPU time and worst stall as last published (every 250 ms).
+    let threadStatistics: Mutex<WorkerStatsRow>
     /// Ports this worker gave up on; the supervisor collects them.
     let faults = Mutex<[PortFault]>([])
     private let done = Atomic<Bool>(false)
@@ -111,6 +114,7 @@ final class ForwardingWorker: @unchecked Sendable {
         _ = fcntl(wakeRead, F_SETFL, O_NONBLOCK)
         _ = fcntl(wakeWrite, F_SETFL, O_NONBLOCK)
         published = Mutex(Array(repeating: nil, count: ports.count))
+        threadStatistics = Mutex(WorkerStatsRow(worker: id, batches: 0, cpuSeconds: 0, worstGapMilliseconds: 0))
     }
 
     deinit {
@@ -171,10 +175,12 @@ final class ForwardingWorker: @unchecked Sendable {
             let t = monotonicNow().milliseconds
             if t &- lastPublish >= 250 {
                 if !linkDown.isEmpty && giveUpDeletedWhileDown() { rebuild() }
+                publishThreadStatistics(loop)
                 publishStatistics()
                 lastPublish = t
             }
         }
+        publishThreadStatistics(loop)
         publishStatistics()
         done.store(true, ordering: .releasing)
     }
@@ -262,6 +268,14 @@ final class ForwardingWorker: @unchecked Sendable {
             if ports[i] != nil { giveUp(port: i, reason: "interface vanished") } else { linkDown.remove(i) }
         }
         return !gone.isEmpty
+    }
+
+    private func publishThreadStatistics(_ loop: ReceiveLoop) {
+        var cpu = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu)
+        let row = WorkerStatsRow(worker: id, batches: loop.batches, cpuSeconds: Double(cpu.tv_sec) + Double(cpu.tv_nsec) / 1e9,
+                                 worstGapMilliseconds: Double(loop.worstGapNanoseconds) / 1e6)
+        threadStatistics.withLock { $0 = row }
     }
 
     private func publishStatistics() {

@@ -23,6 +23,12 @@ struct ReceiveLoop {
     /// Spin on the rings instead of sleeping (every pass reads every port).
     let busyPoll: Bool
     private(set) var spin: SpinPolicy
+    /// Batches that received at least one frame.
+    private(set) var batches: UInt64 = 0
+    /// The longest time (ns) from a wake-up with frames ready, or from a batch, to the next
+    /// batch while frames kept coming: a stall of this thread shows here (ReceiveLoop measures
+    /// it because it sees every batch; one clock read per batch).
+    private(set) var worstGapNanoseconds: UInt64 = 0
 
     init(forwarder: ForwardingPass, busyPoll: Bool, spinMicroseconds: Int) {
         self.forwarder = forwarder
@@ -40,17 +46,27 @@ struct ReceiveLoop {
     mutating func serve(ready: PortMask, interrupted: () -> Bool) -> Int {
         let ready = busyPoll ? forwarder.attached : ready & forwarder.attached
         guard !ready.isEmpty else { return 0 }
-        let now = Timestamp(milliseconds: MonotonicClock.now() / 1_000_000)
+        var last = MonotonicClock.now()
+        let now = Timestamp(milliseconds: last / 1_000_000)
         var got = 0
         for _ in 0..<64 {
             let n = forwarder.runOnce(ready: ready, now: now)
             if n == 0 { break }
             got += n
+            last = batchDone(since: last)
         }
         if got > 0 && !busyPoll && spin.trafficAfterWakeUp(at: MonotonicClock.now()) {
             spinAfterTraffic(interrupted: interrupted)
         }
         return got
+    }
+
+    /// Counts a batch that started being waited for at `since`; returns now.
+    private mutating func batchDone(since: UInt64) -> UInt64 {
+        let t = MonotonicClock.now()
+        batches &+= 1
+        worstGapNanoseconds = max(worstGapNanoseconds, t &- since)
+        return t
     }
 
     /// Checks every ring (no syscall: the rings' status words) until the spin policy says the
@@ -62,6 +78,7 @@ struct ReceiveLoop {
         while !interrupted() {
             let t = MonotonicClock.now()
             if forwarder.runOnce(ready: all, now: Timestamp(milliseconds: t / 1_000_000)) > 0 {
+                _ = batchDone(since: t)
                 quietSince = t
                 spin.trafficWhileSpinning(at: t)
             } else if spin.spinIsOver(start: start, quietSince: quietSince, now: t) {

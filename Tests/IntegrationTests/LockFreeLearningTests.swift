@@ -65,7 +65,8 @@ struct LockFreeLearningTests {
 
             let frames = HardeningKnobs.floodFrames
             var rng = RandomMACs(seed: UInt64(UInt32.random(in: 1...UInt32.max)))
-            let attack = flooder.send(count: frames, destination: unknown, deadline: .seconds(60)) { _ in rng.next() }
+            // IPv4/UDP flows, so the kernel's fanout hash gives both threads a share to learn.
+            let attack = flooder.send(count: frames, destination: unknown, deadline: .seconds(60), spreadFlows: true) { _ in rng.next() }
             stopListing.store(true, ordering: .relaxed)
             #expect(lister.wait(timeout: .now() + 120) == .success)
             #expect(pinger.wait(timeout: .now() + 30) == .success)
@@ -91,10 +92,27 @@ struct LockFreeLearningTests {
             #expect(worst != nil, "ping printed no rtt line: \(during.output)")
             let after = try topo.ping(from: 0, to: 1, count: 5, interval: "0.05")
             #expect(after.allAnswered, "\(after.output)")
+            // The bridge's own stall figure: per forwarding thread, the longest time it had frames
+            // ready and did not finish a batch. Every thread worked (the fanout spread the flood),
+            // so the threads learned at the same time.
+            let workers = try #require(stats["workers"] as? [[String: Any]], "\(stats)")
+            #expect(workers.count == threads, "\(workers)")
+            func w(_ row: [String: Any], _ k: String) -> Double { (row[k] as? NSNumber)?.doubleValue ?? -1 }
+            for row in workers { #expect(w(row, "batches") > 0, "\(row)") }
+            let worstGap = workers.map { w($0, "worstGapMilliseconds") }.max() ?? -1
+            #expect(worstGap >= 0)
+            // A learn never waits for another thread: no batch takes anywhere near a second
+            // (enforced with SWBRIDGE_TIMING_BOUNDS=1, as the README's test command does).
+            TimingBounds.expect(.microseconds(Int64(worstGap * 1000)), atMost: .milliseconds(250),
+                                "worst gap between batches of a forwarding thread during the MAC flood")
             HardeningKnobs.report(String(format:
-                "mac-flood --threads %d: sender %@; fdb learned %d, evicted %d, refused %d, entries %d/%d; %d `fdb show` during the flood (%d failed); pings h1->h2 during the attack %@, worst round trip %.2f ms (the stall figure); after %@",
+                "mac-flood --threads %d: sender %@; fdb learned %d, evicted %d, refused %d, entries %d/%d; %d `fdb show` during the flood (%d failed); pings h1->h2 during the attack %@, worst round trip %.2f ms; worst gap between batches per thread %@ ms (batches %@, CPU %@ s); after %@",
                 threads, attack.description, n("learned"), n("evicted"), n("refused"), n("learnedEntries"), n("maxLearned"),
-                shows.count, shows.failures, during.description, worst ?? -1, after.description))
+                shows.count, shows.failures, during.description, worst ?? -1,
+                workers.map { String(format: "%.3f", w($0, "worstGapMilliseconds")) }.joined(separator: "/"),
+                workers.map { String(format: "%.0f", w($0, "batches")) }.joined(separator: "/"),
+                workers.map { String(format: "%.2f", w($0, "cpuSeconds")) }.joined(separator: "/"),
+                after.description))
         }
     }
 }

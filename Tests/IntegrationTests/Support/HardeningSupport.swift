@@ -100,14 +100,26 @@ final class RawFrameSender: @unchecked Sendable {
     }
 
     /// Sends `count` frames to `destination`, source from `source(k)` for frame k, within
-    /// `deadline`, or until `stop` says so (asked between batches). EtherType 0x88B5, payload "SWBF".
+    /// `deadline`, or until `stop` says so (asked between batches). EtherType 0x88B5, payload "SWBF";
+    /// with `spreadFlows`, IPv4/UDP frames from 198.18.128.0/17 with varying ports instead, so a
+    /// bridge's PACKET_FANOUT_HASH spreads them over its forwarding threads (the kernel hashes
+    /// L3/L4 flows; every 0x88B5 frame hashes alike and lands on one thread).
     func send(count: Int, destination: MACAddress, deadline: Duration, stop: () -> Bool = { false },
-              source: (Int) -> MACAddress) -> Report {
+              spreadFlows: Bool = false, source: (Int) -> MACAddress) -> Report {
         for i in 0..<batch {
             let f = UnsafeMutableRawBufferPointer(start: buffer + i * 64, count: Self.frameLength)
             destination.write(to: f, offset: 0)
-            f.storeBytes(of: UInt16(0x88B5).bigEndian, toByteOffset: 12, as: UInt16.self)
-            f.storeBytes(of: UInt32(0x5357_4246).bigEndian, toByteOffset: 14, as: UInt32.self)  // "SWBF"
+            if spreadFlows {
+                f.storeBytes(of: UInt16(0x0800).bigEndian, toByteOffset: 12, as: UInt16.self)
+                let ip: [UInt8] = [0x45, 0, 0, 46, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 128, 0, 198, 18, 255, 254]
+                for (k, b) in ip.enumerated() { f[14 + k] = b }
+                // UDP: ports set per frame, length 26, no checksum (allowed over IPv4).
+                f.storeBytes(of: UInt16(26).bigEndian, toByteOffset: 38, as: UInt16.self)
+                f.storeBytes(of: UInt32(0x5357_4246).bigEndian, toByteOffset: 42, as: UInt32.self)  // "SWBF"
+            } else {
+                f.storeBytes(of: UInt16(0x88B5).bigEndian, toByteOffset: 12, as: UInt16.self)
+                f.storeBytes(of: UInt32(0x5357_4246).bigEndian, toByteOffset: 14, as: UInt32.self)  // "SWBF"
+            }
         }
         var report = Report()
         let start = ContinuousClock.now
@@ -118,6 +130,7 @@ final class RawFrameSender: @unchecked Sendable {
             for i in 0..<n {
                 let f = UnsafeMutableRawBufferPointer(start: buffer + i * 64, count: Self.frameLength)
                 source(k + i).write(to: f, offset: 6)
+                if spreadFlows { Self.setFlow(f, UInt32(truncatingIfNeeded: k + i)) }
             }
             let sent = port.transmit(UnsafeBufferPointer(rebasing: egress[0..<n]))
             report.offered += n
@@ -127,6 +140,22 @@ final class RawFrameSender: @unchecked Sendable {
         let t = ContinuousClock.now - start
         report.seconds = Double(t.components.seconds) + Double(t.components.attoseconds) * 1e-18
         return report
+    }
+
+    /// Frame `k`'s IPv4 source (198.18.128.0/17), UDP ports and header checksum.
+    private static func setFlow(_ f: UnsafeMutableRawBufferPointer, _ k: UInt32) {
+        f[28] = 198
+        f[29] = 18
+        f[30] = UInt8(128 | (k >> 8) & 0x7F)
+        f[31] = UInt8(k & 0xFF)
+        f.storeBytes(of: UInt16(truncatingIfNeeded: 1024 + k % 50_000).bigEndian, toByteOffset: 34, as: UInt16.self)
+        f.storeBytes(of: UInt16(9).bigEndian, toByteOffset: 36, as: UInt16.self)
+        f[24] = 0
+        f[25] = 0
+        var sum: UInt32 = 0
+        for w in stride(from: 14, to: 34, by: 2) { sum += UInt32(f[w]) << 8 | UInt32(f[w + 1]) }
+        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+        f.storeBytes(of: (~UInt16(sum)).bigEndian, toByteOffset: 24, as: UInt16.self)
     }
 
     /// Sends the given frames once each (copied), e.g. learning frames.
