@@ -323,7 +323,7 @@ let benchmarks: @Sendable () -> Void = {
     }
     let pass = PassFixture()
     Benchmark("ForwardingPass of 256 frames (memory ports, known unicast)", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        let ready = PortMask(port: 0)
+        let ready = PortSet(port: 0)
         for _ in benchmark.scaledIterations {
             let n = pass.forwarder.runOnce(ready: ready, now: Timestamp(milliseconds: 2))
             pass.input.rewind(n)

@@ -158,7 +158,7 @@ public struct BridgeConfiguration: Hashable, Sendable {
 
     /// Checks the rules the engine relies on.
     public func validate() throws(ConfigurationError) {
-        guard ports.count <= PortMask.capacity else { throw .tooManyPorts(ports.count) }
+        guard ports.count <= PortSet.capacity else { throw .tooManyPorts(ports.count) }
         guard groupForwardMask & 0x7 == 0 else { throw .restrictedGroupForwardBits(groupForwardMask) }
         guard vlanProtocol == EtherType.vlan || vlanProtocol == EtherType.qinq else { throw .invalidVLANProtocol(vlanProtocol) }
         var seen = Set<String>()
@@ -183,7 +183,7 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
 
     public var description: String {
         switch self {
-        case .tooManyPorts(let n): return "\(n) ports: a bridge has at most \(PortMask.capacity)"
+        case .tooManyPorts(let n): return "\(n) ports: a bridge has at most \(PortSet.capacity)"
         case .restrictedGroupForwardBits(let m):
             return "group forward mask 0x\(String(m, radix: 16)): bits 0, 1 and 2 (STP, pause, LACP) can never be forwarded"
         case .invalidVLANProtocol(let p): return "VLAN protocol 0x\(String(p, radix: 16)): use 0x8100 (802.1Q) or 0x88a8 (802.1ad)"

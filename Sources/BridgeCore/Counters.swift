@@ -54,7 +54,7 @@ public final class CounterBlock: @unchecked Sendable {
     public let rows: Int
     @usableFromInline let cells: UnsafeMutablePointer<Atomic<UInt64>>
 
-    public init(ports: Int = PortMask.capacity) {
+    public init(ports: Int = PortSet.capacity) {
         rows = ports + 1
         cells = .allocate(capacity: rows * Self.stride)
         for i in 0..<rows * Self.stride { (cells + i).initialize(to: Atomic(0)) }

@@ -19,6 +19,10 @@
 // The engine is a final class owned by one thread; several engines (one per forwarding thread)
 // share one MACTable and one StormBudget. Its scratch, masks and counters are allocated at init and by `apply`;
 // `process` allocates nothing.
+//
+// Up to 1,024 ports: a verdict carries no port set (a flood names its kind, VLAN and ingress),
+// and port sets are arrays of as many 64-bit words as the bridge's ports occupy, so a 3-port
+// bridge computes a flood with one word, as it did when the limit was 64.
 
 /// A received frame handed to the engine: a view of bytes the transport owns until the batch
 /// is done.
@@ -62,12 +66,31 @@ public enum EgressEncoding: Equatable, Sendable {
     case replaceOuterTag(UInt32)
 }
 
-/// The engine's decision for one frame.
+/// Which flood a frame belongs to: the port flag that admits it.
+public enum FloodKind: UInt8, Sendable {
+    case none
+    /// Unknown unicast: ports with `flood`.
+    case unknownUnicast
+    /// Multicast: ports with `mcast_flood`.
+    case multicast
+    /// Broadcast: ports with `bcast_flood`.
+    case broadcast
+}
+
+/// The engine's decision for one frame, compact: a known unicast names its port; a flood names
+/// its kind, VLAN and ingress, and the egress ports follow from the engine's configuration
+/// (`ForwardingEngine.resolve`, or word by word on the forwarding path), so a verdict's size
+/// does not grow with the bridge's 1,024 possible ports.
 public struct Verdict: Equatable, Sendable {
-    /// Ports to send the frame to; empty when dropped.
-    public var egress: PortMask
-    /// With VLAN filtering: the egress ports on which the frame leaves without a tag.
-    public var untagged: PortMask
+    /// Known unicast: the egress port; -1 when flooded or dropped.
+    public var unicastPort: Int32
+    public var flood: FloodKind
+    /// Known unicast with VLAN filtering: the frame leaves its port without a tag.
+    public var leavesUntagged: Bool
+    /// The ingress port.
+    public var ingress: UInt16
+    /// The VLAN's row in the engine's per-VLAN port sets (internal to the engine).
+    @usableFromInline var vlanRow: UInt16
     /// With VLAN filtering: the tag (TPID << 16 | TCI) on tagged egress ports.
     public var tag: UInt32
     public var tagging: VLANTagging
@@ -75,39 +98,31 @@ public struct Verdict: Equatable, Sendable {
     public var vlan: UInt16
     /// Set when dropped.
     public var dropReason: DropReason?
-    /// True when flooded rather than forwarded to a known port.
-    public var isFlood: Bool
 
     @inlinable
-    public init(egress: PortMask = .empty, untagged: PortMask = .empty, tag: UInt32 = 0, tagging: VLANTagging = .unchanged,
-                vlan: UInt16 = 0, dropReason: DropReason? = nil, isFlood: Bool = false) {
-        self.egress = egress
-        self.untagged = untagged
+    public init(unicastPort: Int32 = -1, flood: FloodKind = .none, leavesUntagged: Bool = false, ingress: UInt16 = 0,
+                vlanRow: UInt16 = 0, tag: UInt32 = 0, tagging: VLANTagging = .unchanged, vlan: UInt16 = 0,
+                dropReason: DropReason? = nil) {
+        self.unicastPort = unicastPort
+        self.flood = flood
+        self.leavesUntagged = leavesUntagged
+        self.ingress = ingress
+        self.vlanRow = vlanRow
         self.tag = tag
         self.tagging = tagging
         self.vlan = vlan
         self.dropReason = dropReason
-        self.isFlood = isFlood
     }
 
     @inlinable static func drop(_ reason: DropReason) -> Verdict { Verdict(dropReason: reason) }
 
-    /// The verdict in words, for tests and `--verbose` replays.
-    public enum Action: Equatable, Sendable {
-        case drop(DropReason)
-        case forward(Int)
-        case flood(PortMask)
-    }
-    public var action: Action {
-        if let r = dropReason { return .drop(r) }
-        if isFlood { return .flood(egress) }
-        return .forward(egress.rawValue.trailingZeroBitCount)
-    }
+    /// True when flooded rather than forwarded to a known port.
+    @inlinable public var isFlood: Bool { flood != .none }
 
-    /// How the frame's bytes must change when it leaves through `port`.
+    /// How the frame's bytes must change when it leaves through a port where it leaves
+    /// untagged (`leavesUntagged`) or tagged.
     @inlinable
-    public func encoding(forPort port: Int) -> EgressEncoding {
-        let leavesUntagged = untagged.contains(port)
+    public func encoding(leavesUntagged: Bool) -> EgressEncoding {
         switch tagging {
         case .unchanged: return .asIs
         case .tagged: return leavesUntagged ? .stripOuterTag : .asIs
@@ -115,6 +130,40 @@ public struct Verdict: Equatable, Sendable {
         case .priorityTagged: return leavesUntagged ? .stripOuterTag : .replaceOuterTag(tag)
         }
     }
+}
+
+/// A verdict with its egress ports spelled out (`ForwardingEngine.resolve`): for tests,
+/// replays and tools, never per frame on the forwarding path.
+public struct Decision: Equatable, Sendable, CustomStringConvertible {
+    /// Ports to send the frame to; empty when dropped.
+    public var egress: PortSet
+    /// With VLAN filtering: the egress ports on which the frame leaves without a tag.
+    public var untagged: PortSet
+    public var tag: UInt32
+    public var tagging: VLANTagging
+    public var vlan: UInt16
+    public var dropReason: DropReason?
+    public var isFlood: Bool
+    public var ingress: Int
+
+    /// The decision in words.
+    public enum Action: Equatable, Sendable {
+        case drop(DropReason)
+        case forward(Int)
+        case flood(PortSet)
+    }
+    public var action: Action {
+        if let r = dropReason { return .drop(r) }
+        if isFlood { return .flood(egress) }
+        return .forward(egress.first ?? -1)
+    }
+
+    /// How the frame's bytes must change when it leaves through `port`.
+    public func encoding(forPort port: Int) -> EgressEncoding {
+        Verdict(tag: tag, tagging: tagging).encoding(leavesUntagged: untagged.contains(port))
+    }
+
+    public var description: String { "\(action)" }
 }
 
 /// Errors of `ForwardingEngine.process`.
@@ -129,87 +178,152 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The configuration compiled into words: one per port property, one per VLAN. Immutable, so
-/// the hot path reads plain `let`s (no exclusivity checks); `apply` swaps in a new one.
+/// The configuration compiled into words: one byte of flags per port, port sets as arrays of
+/// `wordCount` words (the words a bridge's ports occupy: one for up to 64 ports), one row of
+/// words per VLAN in use. Immutable, so the hot path reads plain `let`s (no exclusivity
+/// checks); `apply` swaps in a new one.
 @usableFromInline
 final class CompiledConfiguration {
     @usableFromInline let portCount: Int
-    @usableFromInline let forwardingMask: UInt64
-    @usableFromInline let learningMask: UInt64
-    @usableFromInline let floodMask: UInt64
-    @usableFromInline let multicastFloodMask: UInt64
-    @usableFromInline let broadcastFloodMask: UInt64
-    @usableFromInline let hairpinMask: UInt64
-    @usableFromInline let isolatedMask: UInt64
+    /// Words per port set: a flood walks these and no more, whatever the type's capacity.
+    @usableFromInline let wordCount: Int
+    /// Per port: `Bits`.
+    @usableFromInline let portBits: UnsafeMutablePointer<UInt8>
+    /// Per flood kind (FloodKind.rawValue - 1): the forwarding ports with that flood flag.
+    @usableFromInline let floodBase: UnsafeMutablePointer<UInt64>
+    @usableFromInline let isolatedWords: UnsafeMutablePointer<UInt64>
     @usableFromInline let vlanFiltering: Bool
     @usableFromInline let vlanProtocol: UInt16
     @usableFromInline let groupForwardMask: UInt16
     /// PVID per port; 0xFFFF: none.
     @usableFromInline let pvids: UnsafeMutablePointer<UInt16>
-    /// Member ports and untagged ports per VLAN ID.
+    /// Per VLAN ID, its row in `vlanMembers` / `vlanUntagged`: 0 is the empty row (no member),
+    /// 1 every port (no VLAN filtering), then one per VLAN some port is a member of.
+    @usableFromInline let vlanRows: UnsafeMutablePointer<UInt16>
     @usableFromInline let vlanMembers: UnsafeMutablePointer<UInt64>
     @usableFromInline let vlanUntagged: UnsafeMutablePointer<UInt64>
     /// Storm-control rates, frames/s, 3 per port (broadcast, multicast, unknown unicast); 0: none.
     @usableFromInline let stormRates: UnsafeMutablePointer<UInt32>
-    /// Ports with any storm-control rate: the common case (none) costs one AND.
-    @usableFromInline let stormMask: UInt64
+
+    /// Per-port flag bits.
+    @usableFromInline enum Bits {
+        @usableFromInline static let forwarding: UInt8 = 1
+        @usableFromInline static let learning: UInt8 = 2
+        @usableFromInline static let hairpin: UInt8 = 4
+        @usableFromInline static let isolated: UInt8 = 8
+        /// Some storm-control rate is set: the common case (none) costs one test.
+        @usableFromInline static let storm: UInt8 = 16
+    }
+    @usableFromInline static let emptyRow = 0
+    @usableFromInline static let allPortsRow = 1
 
     init(_ configuration: BridgeConfiguration) {
-        var forwarding: UInt64 = 0, learning: UInt64 = 0, flood: UInt64 = 0, mflood: UInt64 = 0
-        var bflood: UInt64 = 0, hairpin: UInt64 = 0, isolated: UInt64 = 0
-        pvids = .allocate(capacity: PortMask.capacity)
-        pvids.initialize(repeating: 0xFFFF, count: PortMask.capacity)
-        vlanMembers = .allocate(capacity: 4096)
-        vlanMembers.initialize(repeating: 0, count: 4096)
-        vlanUntagged = .allocate(capacity: 4096)
-        vlanUntagged.initialize(repeating: 0, count: 4096)
-        stormRates = .allocate(capacity: PortMask.capacity * 3)
-        stormRates.initialize(repeating: 0, count: PortMask.capacity * 3)
-        var storm: UInt64 = 0
-        for (i, p) in configuration.ports.enumerated() {
+        let ports = configuration.ports
+        portCount = ports.count
+        let wc = max(1, (ports.count + 63) / 64)
+        wordCount = wc
+        portBits = .allocate(capacity: max(ports.count, 1))
+        portBits.initialize(repeating: 0, count: max(ports.count, 1))
+        pvids = .allocate(capacity: max(ports.count, 1))
+        pvids.initialize(repeating: 0xFFFF, count: max(ports.count, 1))
+        stormRates = .allocate(capacity: max(ports.count, 1) * 3)
+        stormRates.initialize(repeating: 0, count: max(ports.count, 1) * 3)
+        floodBase = .allocate(capacity: 3 * wc)
+        floodBase.initialize(repeating: 0, count: 3 * wc)
+        isolatedWords = .allocate(capacity: wc)
+        isolatedWords.initialize(repeating: 0, count: wc)
+
+        // VLAN rows: only VLANs some port is a member of get one.
+        vlanRows = .allocate(capacity: 4096)
+        vlanRows.initialize(repeating: UInt16(Self.emptyRow), count: 4096)
+        var rowCount = 2
+        if configuration.vlanFiltering {
+            for p in ports {
+                for (w, word) in p.vlans.words.enumerated() where word != 0 {
+                    for b in 0..<64 where word >> UInt64(b) & 1 != 0 && vlanRows[w * 64 + b] == 0 {
+                        vlanRows[w * 64 + b] = UInt16(rowCount)
+                        rowCount += 1
+                    }
+                }
+            }
+        }
+        vlanMembers = .allocate(capacity: rowCount * wc)
+        vlanMembers.initialize(repeating: 0, count: rowCount * wc)
+        vlanUntagged = .allocate(capacity: rowCount * wc)
+        vlanUntagged.initialize(repeating: 0, count: rowCount * wc)
+        for w in 0..<wc { vlanMembers[Self.allPortsRow * wc + w] = ~0 }
+
+        for (i, p) in ports.enumerated() {
+            let word = i >> 6
+            let bit: UInt64 = 1 << UInt64(i & 63)
+            var bits: UInt8 = 0
             let limits = [p.stormControl.broadcast, p.stormControl.multicast, p.stormControl.unknownUnicast]
             for (k, l) in limits.enumerated() {
                 if let l {
                     stormRates[i * 3 + k] = max(l, 1)
-                    storm |= 1 << UInt64(i)
+                    bits |= Bits.storm
                 }
             }
-            let bit: UInt64 = 1 << UInt64(i)
-            if p.state == .forwarding { forwarding |= bit }
-            if p.flags.contains(.learning) { learning |= bit }
-            if p.flags.contains(.flood) { flood |= bit }
-            if p.flags.contains(.multicastFlood) { mflood |= bit }
-            if p.flags.contains(.broadcastFlood) { bflood |= bit }
-            if p.flags.contains(.hairpin) { hairpin |= bit }
-            if p.flags.contains(.isolated) { isolated |= bit }
+            let forwarding = p.state == .forwarding
+            if forwarding { bits |= Bits.forwarding }
+            if p.flags.contains(.learning) { bits |= Bits.learning }
+            if p.flags.contains(.hairpin) { bits |= Bits.hairpin }
+            if p.flags.contains(.isolated) {
+                bits |= Bits.isolated
+                isolatedWords[word] |= bit
+            }
+            portBits[i] = bits
+            if forwarding {
+                if p.flags.contains(.flood) { floodBase[0 * wc + word] |= bit }
+                if p.flags.contains(.multicastFlood) { floodBase[1 * wc + word] |= bit }
+                if p.flags.contains(.broadcastFlood) { floodBase[2 * wc + word] |= bit }
+            }
             if let pvid = p.pvid { pvids[i] = pvid }
-            for (w, word) in p.vlans.words.enumerated() where word != 0 {
-                for b in 0..<64 where word >> UInt64(b) & 1 != 0 {
-                    vlanMembers[w * 64 + b] |= bit
-                    if p.untaggedVLANs.contains(UInt16(w * 64 + b)) { vlanUntagged[w * 64 + b] |= bit }
+            guard configuration.vlanFiltering else { continue }
+            for (w, vword) in p.vlans.words.enumerated() where vword != 0 {
+                for b in 0..<64 where vword >> UInt64(b) & 1 != 0 {
+                    let row = Int(vlanRows[w * 64 + b])
+                    vlanMembers[row * wc + word] |= bit
+                    if p.untaggedVLANs.contains(UInt16(w * 64 + b)) { vlanUntagged[row * wc + word] |= bit }
                 }
             }
         }
-        stormMask = storm
-        portCount = configuration.ports.count
-        forwardingMask = forwarding
-        learningMask = learning
-        floodMask = flood
-        multicastFloodMask = mflood
-        broadcastFloodMask = bflood
-        hairpinMask = hairpin
-        isolatedMask = isolated
         vlanFiltering = configuration.vlanFiltering
         vlanProtocol = configuration.vlanProtocol
         groupForwardMask = configuration.groupForwardMask
     }
 
     deinit {
+        portBits.deallocate()
         pvids.deallocate()
+        stormRates.deallocate()
+        floodBase.deallocate()
+        isolatedWords.deallocate()
+        vlanRows.deallocate()
         vlanMembers.deallocate()
         vlanUntagged.deallocate()
-        stormRates.deallocate()
     }
+
+    /// Word `w` of a flood's egress set: the forwarding ports with the kind's flood flag, in
+    /// the VLAN, not the ingress (unless hairpin), not isolated from an isolated ingress.
+    @inlinable @inline(__always)
+    func floodWord(_ kind: FloodKind, row: Int, ingress: Int, _ w: Int) -> UInt64 {
+        var t = floodBase[(Int(kind.rawValue) - 1) * wordCount + w] & vlanMembers[row * wordCount + w]
+        let bits = portBits[ingress]
+        if bits & Bits.isolated != 0 { t &= ~isolatedWords[w] }
+        if bits & Bits.hairpin == 0 && ingress >> 6 == w { t &= ~(1 << UInt64(ingress & 63)) }
+        return t
+    }
+
+    /// Word `w` of the ports where a frame of VLAN row `row` leaves untagged.
+    @inlinable @inline(__always)
+    func untaggedWord(row: Int, _ w: Int) -> UInt64 { vlanUntagged[row * wordCount + w] }
+
+    @inlinable @inline(__always)
+    func isMember(row: Int, port: Int) -> Bool { vlanMembers[row * wordCount + port >> 6] >> UInt64(port & 63) & 1 != 0 }
+
+    @inlinable @inline(__always)
+    func leavesUntagged(row: Int, port: Int) -> Bool { vlanUntagged[row * wordCount + port >> 6] >> UInt64(port & 63) & 1 != 0 }
 }
 
 /// The batch forwarding decision. One per forwarding thread; see the file comment.
@@ -282,8 +396,8 @@ public final class ForwardingEngine {
             return dropped(counters, counters.unknownPortRow, .unknownPort)
         }
         counters.countReceived(port: port, bytes: frame.bytes.count)
-        let bit: UInt64 = 1 << UInt64(port)
-        guard c.forwardingMask & bit != 0 else { return dropped(counters, port, .portDisabled) }
+        let bits = c.portBits[port]
+        guard bits & CompiledConfiguration.Bits.forwarding != 0 else { return dropped(counters, port, .portDisabled) }
 
         // The one header parser (EthernetFrame.swift). Only the outer tag matters for
         // forwarding; a third one is refused.
@@ -300,9 +414,9 @@ public final class ForwardingEngine {
         let outerTCI = header.outerTag?.tci ?? 0
         guard src.isValidSource else { return dropped(counters, port, .invalidSource) }
 
-        var verdict = Verdict()
+        var verdict = Verdict(ingress: UInt16(truncatingIfNeeded: port))
         var vid: UInt16 = 0
-        var vlanPorts: UInt64 = ~0
+        var row = CompiledConfiguration.allPortsRow
         if c.vlanFiltering {
             if outerTPID == c.vlanProtocol && outerTCI & 0xFFF != 0 {
                 vid = outerTCI & 0xFFF
@@ -318,54 +432,75 @@ public final class ForwardingEngine {
                 let pcpDEI = priorityTagged ? outerTCI & 0xF000 : 0
                 verdict.tag = UInt32(c.vlanProtocol) << 16 | UInt32(pcpDEI | vid)
             }
-            vlanPorts = c.vlanMembers[Int(vid)]
-            guard vlanPorts & bit != 0 else { return dropped(counters, port, .vlanIngressFiltered) }
+            row = Int(c.vlanRows[Int(vid)])
+            guard c.isMember(row: row, port: port) else { return dropped(counters, port, .vlanIngressFiltered) }
             verdict.vlan = vid
         }
+        verdict.vlanRow = UInt16(truncatingIfNeeded: row)
 
-        if c.learningMask & bit != 0 {
+        if bits & CompiledConfiguration.Bits.learning != 0 {
             _ = table.learn(src, vlan: vid, port: port, now: now)
         }
 
-        var floodKind: UInt64
+        var kind = FloodKind.unknownUnicast
         var stormClass = 2  // unknown unicast
         if dst.isMulticast {
             if dst.isLinkLocalGroup {
                 let group = UInt16(dst.rawValue & 0xF)
                 guard c.groupForwardMask >> group & 1 != 0 else { return dropped(counters, port, .linkLocal) }
             }
-            floodKind = dst.isBroadcast ? c.broadcastFloodMask : c.multicastFloodMask
+            kind = dst.isBroadcast ? .broadcast : .multicast
             stormClass = dst.isBroadcast ? 0 : 1
         } else {
             let target = table.lookupPort(key: MACTable.key(dst, vid))
             if target >= 0 {
-                let tbit: UInt64 = target < 64 ? 1 << UInt64(target) : 0
-                if target == port && c.hairpinMask & bit == 0 { return dropped(counters, port, .sameSegment) }
-                guard target < c.portCount, c.forwardingMask & tbit != 0, vlanPorts & tbit != 0,
-                    c.isolatedMask & bit == 0 || c.isolatedMask & tbit == 0
+                if target == port && bits & CompiledConfiguration.Bits.hairpin == 0 { return dropped(counters, port, .sameSegment) }
+                guard target < c.portCount, c.portBits[target] & CompiledConfiguration.Bits.forwarding != 0,
+                    c.isMember(row: row, port: target),
+                    bits & CompiledConfiguration.Bits.isolated == 0 || c.portBits[target] & CompiledConfiguration.Bits.isolated == 0
                 else { return dropped(counters, port, .egressBlocked) }
-                verdict.egress = PortMask(rawValue: tbit)
-                if c.vlanFiltering { verdict.untagged = PortMask(rawValue: c.vlanUntagged[Int(vid)] & tbit) }
+                verdict.unicastPort = Int32(truncatingIfNeeded: target)
+                if c.vlanFiltering { verdict.leavesUntagged = c.leavesUntagged(row: row, port: target) }
                 counters.add(port, .forwarded, 1)
                 return verdict
             }
-            floodKind = c.floodMask
         }
-        var exclude: UInt64 = bit & ~c.hairpinMask
-        if c.isolatedMask & bit != 0 { exclude |= c.isolatedMask }
-        let targets = c.forwardingMask & floodKind & vlanPorts & ~exclude
-        guard targets != 0 else { return dropped(counters, port, .noFloodTarget) }
-        if c.stormMask & bit != 0 {
+        // Any target at all? One word for up to 64 ports; the first non-empty word ends it.
+        var any = false
+        for w in 0..<c.wordCount where c.floodWord(kind, row: row, ingress: port, w) != 0 {
+            any = true
+            break
+        }
+        guard any else { return dropped(counters, port, .noFloodTarget) }
+        if bits & CompiledConfiguration.Bits.storm != 0 {
             let rate = c.stormRates[port * 3 + stormClass]
             if rate != 0 && !storm.take(port * 3 + stormClass, rate: rate, now: now.milliseconds) {
                 return dropped(counters, port, .stormControl)
             }
         }
-        verdict.egress = PortMask(rawValue: targets)
-        if c.vlanFiltering { verdict.untagged = PortMask(rawValue: c.vlanUntagged[Int(vid)] & targets) }
-        verdict.isFlood = true
+        verdict.flood = kind
         counters.add(port, .flooded, 1)
         return verdict
+    }
+
+    /// The verdict's egress ports spelled out, under the configuration the engine has now (the
+    /// one that decided it, if no `apply` came between).
+    public func resolve(_ v: Verdict) -> Decision {
+        let c = compiled
+        var d = Decision(egress: .empty, untagged: .empty, tag: v.tag, tagging: v.tagging, vlan: v.vlan,
+                         dropReason: v.dropReason, isFlood: v.isFlood, ingress: Int(v.ingress))
+        guard v.dropReason == nil else { return d }
+        if v.unicastPort >= 0 {
+            d.egress.insert(Int(v.unicastPort))
+            if v.leavesUntagged { d.untagged.insert(Int(v.unicastPort)) }
+        } else if v.isFlood, Int(v.ingress) < c.portCount {
+            let row = Int(v.vlanRow)
+            for w in 0..<c.wordCount {
+                d.egress.words[w] = c.floodWord(v.flood, row: row, ingress: Int(v.ingress), w)
+                if c.vlanFiltering { d.untagged.words[w] = c.untaggedWord(row: row, w) & d.egress.words[w] }
+            }
+        }
+        return d
     }
 
     @inlinable @inline(__always)

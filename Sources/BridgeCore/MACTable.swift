@@ -38,9 +38,9 @@
 //   slots and the sum of the per-port counts. While learns are in flight the total includes
 //   their reservations (a learn reserves its place against `maxLearned` before it inserts).
 //
-// Layout: open addressing with linear probing over 2^n slots (n >= 16, load at most 2/3). The
+// Layout: open addressing with linear probing over 2^n slots (n >= 18, load at most 2/3). The
 // 60-bit key (VLAN << 48 | MAC) is mixed by an invertible permutation p; the low n bits of p
-// are the home slot and the high 60-n bits (the "remainder", at most 44 bits) are stored,
+// are the home slot and the high 60-n bits (the "remainder", at most 42 bits) are stored,
 // together with the displacement from home, the port, the static flag and two state bits: 64
 // bits in all. Last-seen times live in a separate array, so per-frame refreshes do not dirty
 // the cache lines lookups read.
@@ -145,8 +145,9 @@ public final class MACTable: @unchecked Sendable {
         }
     }
 
-    /// Port numbers the table can store (the slot word has 8 bits for it).
-    public static let portLimit = 256
+    /// Port numbers the table can store (the slot word has 10 bits for it: the kernel
+    /// bridge's 1,024 ports).
+    public static let portLimit = 1024
     /// How far an entry may sit from its home slot.
     @usableFromInline static let maxDisplacement: UInt64 = 255
     /// Entries sampled from the fullest port when evicting.
@@ -158,14 +159,15 @@ public final class MACTable: @unchecked Sendable {
     /// Slots per announcement region: 256, the reach of a probe chain.
     static let regionShift = 8
 
-    // Slot word layout: occupied | static | displacement (8) | port (8) | pending | dead | remainder (44).
+    // Slot word layout: occupied | static | displacement (8) | port (10) | pending | dead | remainder (42).
     @usableFromInline static let occupiedBit: UInt64 = 1 << 63
     @usableFromInline static let staticBit: UInt64 = 1 << 62
     @usableFromInline static let displacementShift: UInt64 = 54
-    @usableFromInline static let portShift: UInt64 = 46
-    @usableFromInline static let pendingBit: UInt64 = 1 << 45
-    @usableFromInline static let deadBit: UInt64 = 1 << 44
-    @usableFromInline static let remainderMask: UInt64 = (1 << 44) - 1
+    @usableFromInline static let portShift: UInt64 = 44
+    @usableFromInline static let portMask: UInt64 = 0x3FF
+    @usableFromInline static let pendingBit: UInt64 = 1 << 43
+    @usableFromInline static let deadBit: UInt64 = 1 << 42
+    @usableFromInline static let remainderMask: UInt64 = (1 << 42) - 1
     @usableFromInline static let keyMask: UInt64 = (1 << 60) - 1
     @usableFromInline static let stateMask: UInt64 = pendingBit | deadBit
     /// The bits that name an entry's key: occupied, displacement and remainder.
@@ -188,6 +190,9 @@ public final class MACTable: @unchecked Sendable {
     var sweepCursor = 0
     // Atomics, written by learners and the control path alike.
     private let learnedPerPort: UnsafeMutablePointer<Atomic<Int>>
+    /// One more than the highest port that ever held a learned entry: the eviction's search for
+    /// the fullest port looks at these only (3 on a 3-port bridge, not 1,024). Only grows.
+    private let portsInUse = Atomic<Int>(0)
     private let learnedCount = Atomic<Int>(0)  // live learned entries + reservations in flight
     private let staticCount = Atomic<Int>(0)  // changed under `lock` only
     private let evictCursor = Atomic<Int>(0)  // a hint: races only change which entries are sampled
@@ -202,7 +207,7 @@ public final class MACTable: @unchecked Sendable {
         precondition(configuration.ageingTime >= .zero, "ageing time must not be negative")
         self.configuration = configuration
         let entries = configuration.maxLearned + configuration.maxStatic
-        var bits = 16  // at least 2^16 slots: the remainder then fits its 44 bits
+        var bits = 18  // at least 2^18 slots: the remainder then fits its 42 bits
         while (1 << bits) * 2 < entries * 3 { bits += 1 }
         capacity = 1 << bits
         homeBits = UInt64(bits)
@@ -280,11 +285,11 @@ public final class MACTable: @unchecked Sendable {
     }
 
     @inlinable @inline(__always)
-    static func port(of w: UInt64) -> Int { Int((w >> portShift) & 0xFF) }
+    static func port(of w: UInt64) -> Int { Int((w >> portShift) & portMask) }
 
     @usableFromInline
     static func withPort(_ w: UInt64, _ port: Int) -> UInt64 {
-        (w & ~(UInt64(0xFF) << portShift)) | UInt64(port) << portShift
+        (w & ~(portMask << portShift)) | UInt64(port) << portShift
     }
 
     /// A LIVE learned or static word.
@@ -379,6 +384,7 @@ public final class MACTable: @unchecked Sendable {
                 if slots[s].compareExchange(expected: w, desired: Self.withPort(w, port), ordering: .sequentiallyConsistent).exchanged {
                     learnedPerPort[old].wrappingSubtract(1, ordering: .relaxed)
                     learnedPerPort[port].wrappingAdd(1, ordering: .relaxed)
+                    notePortInUse(port)
                     bump(.moved)
                     return .moved
                 }
@@ -399,6 +405,7 @@ public final class MACTable: @unchecked Sendable {
                 if claim(p: p, slot: slot, expected: expected, displacement: d, port: port, isStatic: false, now: now.milliseconds) {
                     reserved = false  // the reservation is the entry now
                     learnedPerPort[port].wrappingAdd(1, ordering: .relaxed)
+                    notePortInUse(port)
                     bump(.learned)
                     return evicted ? .learnedAfterEviction : .learned
                 }
@@ -518,6 +525,17 @@ public final class MACTable: @unchecked Sendable {
         announcements[region].wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
 
+    /// Raises `portsInUse` to cover `port` (one relaxed load when it already does).
+    @inline(__always)
+    private func notePortInUse(_ port: Int) {
+        var seen = portsInUse.load(ordering: .relaxed)
+        while port >= seen {
+            let (done, now) = portsInUse.compareExchange(expected: seen, desired: port + 1, ordering: .relaxed)
+            if done { return }
+            seen = now
+        }
+    }
+
     /// The eviction policy of the file comment: CAS the victim LIVE -> DEAD. Lock-free. The
     /// sample comes from the probe chain of the key about to be inserted (`p`) when that chain
     /// holds entries of the fullest port (under a MAC flood it nearly always does): the insert
@@ -526,7 +544,7 @@ public final class MACTable: @unchecked Sendable {
     private func evictFromFullestPort(chainOf p: UInt64) -> Bool {
         var victimPort = -1
         var most = 0
-        for p in 0..<Self.portLimit {
+        for p in 0..<portsInUse.load(ordering: .relaxed) {
             let n = learnedPerPort[p].load(ordering: .relaxed)
             if n > most {
                 most = n

@@ -33,7 +33,7 @@ public final class StormBudget: @unchecked Sendable {
     @usableFromInline let count: Int
 
     /// Buckets for `ports` ports, all full.
-    public init(ports: Int = PortMask.capacity) {
+    public init(ports: Int = PortSet.capacity) {
         count = ports * Self.classes
         tat = .allocate(capacity: count)
         for i in 0..<count { (tat + i).initialize(to: Atomic(0)) }

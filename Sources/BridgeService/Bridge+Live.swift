@@ -79,7 +79,7 @@ extension Bridge {
             (s.index(of: port.name), s.config.ports.firstIndex(where: \.isVacant) ?? s.config.ports.count, s.portCount)
         }
         guard existing == nil else { throw .invalid("\(port.name) is already a port of bridge \(options.name)") }
-        guard count < options.maxPorts, slot < PortMask.capacity else {
+        guard count < options.maxPorts, slot < PortSet.capacity else {
             throw .invalid("bridge \(options.name) has its maximum of \(options.maxPorts) ports")
         }
         guard backend == .afPacket || workers.count == 1 else {
@@ -91,7 +91,7 @@ extension Bridge {
         let claim = try Self.admit(port.name, runDirectory: options.runDirectory)
         let opened: [any PortSocket]
         do {
-            opened = try Self.openPorts(port.name, count: workers.count, backend: backend, options)  // closes them on failure
+            opened = try Self.openPorts(port.name, count: workers.count, backend: backend, options, ports: count + 1)  // closes them on failure
         } catch {
             claim.release()
             // The interface may have vanished between the check and the open.

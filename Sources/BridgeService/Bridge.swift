@@ -54,12 +54,16 @@ public struct BridgeOptions: Sendable {
     /// long after the last frame before sleeping in poll (0: sleep at once). See ForwardingWorker.
     public var spinMicroseconds = 300
     public var ring = AFPacketPort.Configuration()
+    /// RX ring memory the bridge's sockets share (bytes): a port opened when the bridge has
+    /// many gets a smaller ring (see `ringConfiguration`), so 1,024 ports fit. Up to 16 ports
+    /// keep `ring` as it is.
+    public var ringBudgetBytes = 256 << 20
     /// Packet I/O per port name (default `defaultBackend`).
     public var backends: [String: PortBackend] = [:]
     /// Packet I/O of ports attached without a backend.
     public var defaultBackend = PortBackend.afPacket
     /// Most ports the bridge takes.
-    public var maxPorts = PortMask.capacity
+    public var maxPorts = PortSet.capacity
     public var runDirectory = ControlServer.defaultRunDirectory
     /// MAC moves per second above which a loop is suspected and logged.
     public var loopMoveRate: Double = 100
@@ -149,6 +153,9 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         self.logger = logger
         table = MACTable(configuration: options.table)
 
+        // Each port takes a socket per thread: 1,024 ports need more descriptors than the
+        // usual soft limit of 1,024. Raise it to the hard limit (no privilege needed).
+        Self.raiseDescriptorLimit(logger)
         // Ports first: an unknown interface must fail before anything is started.
         guard options.bridge.ports.count <= options.maxPorts else {
             throw BridgeError.invalid("\(options.bridge.ports.count) ports: the bridge takes at most \(options.maxPorts)")
@@ -166,10 +173,11 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         var claims: [PortClaim?] = []
         defer { if claims.count < options.bridge.ports.count || !initialised { for c in claims { c?.release() } } }
         for p in options.bridge.ports { claims.append(try Self.admit(p.name, runDirectory: options.runDirectory)) }
-        var perWorker: [[(any PortSocket)?]] = Array(repeating: Array(repeating: nil, count: PortMask.capacity), count: options.threads)
+        var perWorker: [[(any PortSocket)?]] = Array(repeating: Array(repeating: nil, count: PortSet.capacity), count: options.threads)
         // Each port's sockets, one per worker, in one fanout group; then regrouped per worker.
         for (i, p) in options.bridge.ports.enumerated() {
-            let sockets = try Self.openPorts(p.name, count: options.threads, backend: options.backends[p.name] ?? .afPacket, options)
+            let sockets = try Self.openPorts(p.name, count: options.threads, backend: options.backends[p.name] ?? .afPacket, options,
+                                             ports: options.bridge.ports.count)
             for w in 0..<options.threads { perWorker[w][i] = sockets[w] }
         }
         var runtime = Array(repeating: PortRuntime(attached: true), count: options.bridge.ports.count)
@@ -185,7 +193,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             do { try Privileges.drop() } catch { throw BridgeError.system(error) }
             logger.info("capabilities dropped: only CAP_NET_RAW kept (CapEff \(String(Privileges.effective() ?? 0, radix: 16)))")
         }
-        var mirrors: [PcapMirror?] = Array(repeating: nil, count: PortMask.capacity)
+        var mirrors: [PcapMirror?] = Array(repeating: nil, count: PortSet.capacity)
         for (i, p) in options.bridge.ports.enumerated() {
             guard let file = options.mirrors[p.name] else { continue }
             do {
@@ -222,11 +230,47 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     /// Opens `count` sockets on port `name` (one per worker) with its backend; errors name the
     /// port. Several AF_PACKET sockets join one PACKET_FANOUT group whose id the kernel assigns
     /// (unique in the namespace, so two bridges never collide).
-    static func openPorts(_ name: String, count: Int, backend: PortBackend, _ options: BridgeOptions) throws -> [any PortSocket] {
+    static func raiseDescriptorLimit(_ logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        let before = limit.rlim_cur
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            logger.debug("open files limit raised from \(before) to \(limit.rlim_max)")
+        }
+    }
+
+    /// The ring of a socket opened when the bridge has `ports` ports and `threads` sockets per
+    /// port: `ring` as configured while that fits `ringBudgetBytes` as if there were at least 16
+    /// ports; smaller beyond (down to one 68 KiB block of 34 slots), so ring memory stays near
+    /// the budget however many ports come. Ports attached earlier keep the ring they got.
+    public static func ringConfiguration(_ options: BridgeOptions, ports: Int) -> AFPacketPort.Configuration {
+        var c = options.ring
+        let sockets = max(ports, 16) * max(options.threads, 1)
+        let share = options.ringBudgetBytes / sockets
+        let smallestBlock = 69_632  // 17 pages: a 64 KiB frame and its headers (the ring's minimum)
+        switch c.ringVersion {
+        case .v2:
+            guard share < c.frameCount * c.frameSize else { return c }
+            let page = Int(getpagesize())
+            c.blockSize = max(smallestBlock, (c.frameSize + page - 1) / page * page)
+            let perBlock = c.blockSize / c.frameSize
+            c.frameCount = max(perBlock, share / c.frameSize / perBlock * perBlock)
+            c.largeFrameBuffers = max(4, min(c.largeFrameBuffers, c.frameCount / 8))
+        case .v3:
+            guard share < c.blockSize * c.blockCount else { return c }
+            c.blockSize = max(smallestBlock, min(c.blockSize, 1 << 17))
+            c.blockCount = max(2, min(c.blockCount, share / c.blockSize))
+        }
+        return c
+    }
+
+    static func openPorts(_ name: String, count: Int, backend: PortBackend, _ options: BridgeOptions, ports: Int) throws -> [any PortSocket] {
         switch backend {
         case .afPacket:
             do {
-                return try AFPacketPort.openFanoutGroup(interface: name, count: count, configuration: options.ring)
+                return try AFPacketPort.openFanoutGroup(interface: name, count: count,
+                                                        configuration: ringConfiguration(options, ports: ports))
             } catch {
                 throw BridgeError.port(name, error)
             }
@@ -423,7 +467,8 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             // The interface is back (it may be a new one of the same name): open it on every worker.
             let opened: [any PortSocket]
             do {
-                opened = try Self.openPorts(name, count: workers.count, backend: backend, options)  // closes them on failure
+                let ports = live.withLock { $0.config.ports.filter { !$0.isVacant }.count }
+                opened = try Self.openPorts(name, count: workers.count, backend: backend, options, ports: ports)  // closes them on failure
             } catch {
                 logger.debug("port \(name): not ready yet: \(error)")
                 continue

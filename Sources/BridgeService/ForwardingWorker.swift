@@ -3,7 +3,7 @@
 
 // ForwardingWorker: one forwarding thread. It owns its engine, its ForwardingPass and its ports'
 // sockets (with --threads N each thread has its own socket per interface, in one PACKET_FANOUT
-// group), waits on them (PollReadiness) and forwards with the ReceiveLoop (spinning only while
+// group), waits on them (EpollReadiness) and forwards with the ReceiveLoop (spinning only while
 // traffic is continuous, SpinPolicy.swift, or always with --busy-poll). Nothing
 // else touches what it owns: other threads talk to it through a mailbox and a wake-up pipe,
 // and read what it publishes (counters are single-writer atomics; socket statistics are
@@ -146,7 +146,7 @@ final class ForwardingWorker: @unchecked Sendable {
 
     /// The thread body. Returns after `.stop`.
     func run() {
-        var source = PollReadiness(wakeFD: wakeRead)
+        let source = EpollReadiness(wakeFD: wakeRead)
         var loop = ReceiveLoop(forwarder: forwarder, busyPoll: busyPoll, spinMicroseconds: spinMicroseconds)
         func rebuild() {
             source.watch(ports.indices.compactMap { i in
@@ -168,7 +168,7 @@ final class ForwardingWorker: @unchecked Sendable {
             let woke = source.wait(timeoutMilliseconds: loop.waitTimeoutMilliseconds)
             if !woke.failed.isEmpty {
                 var changed = false
-                for i in woke.failed where handleSocketError(port: i) { changed = true }
+                for i in woke.failed where handleSocketError(port: Int(i)) { changed = true }
                 if changed { rebuild() }
             }
             loop.serve(ready: woke.ready) { pending.load(ordering: .relaxed) }

@@ -58,7 +58,7 @@ public struct ReplayVerdict: Equatable, Sendable, CustomStringConvertible {
     public var length: Int
     public var source: MACAddress?
     public var destination: MACAddress?
-    public var action: Verdict.Action
+    public var action: Decision.Action
     public var vlan: UInt16
 
     public var description: String {
@@ -229,7 +229,7 @@ public final class Replayer {
             try! engine.process(UnsafeBufferPointer(rebasing: frames[0..<n]), into: verdicts, now: now)
             summary.engineSeconds += Self.monotonicSeconds() - start
             for i in 0..<n {
-                let v = verdicts[i]
+                let v = engine.resolve(verdicts[i])
                 let f = frames[i]
                 summary.frames += 1
                 switch v.action {

@@ -53,8 +53,8 @@ struct Replay: ParsableCommand {
 
     func bridgeConfiguration() throws -> BridgeConfiguration {
         let count = ports ?? (portSpecs.isEmpty ? 2 : portSpecs.count)
-        guard count >= 1 && count <= PortMask.capacity else {
-            throw ValidationError("--ports must be 1...\(PortMask.capacity)")
+        guard count >= 1 && count <= PortSet.capacity else {
+            throw ValidationError("--ports must be 1...\(PortSet.capacity)")
         }
         guard portSpecs.isEmpty || portSpecs.count == count else {
             throw ValidationError("give one --port spec per port (\(count)), or none")

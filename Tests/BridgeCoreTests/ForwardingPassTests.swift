@@ -33,6 +33,52 @@ import Testing
         #expect(f.engine.counters.snapshot(port: 1).txFrames == 2)
     }
 
+    @Test("1,024 ports: a broadcast reaches each other port once, unicast goes between the first and the last, isolation and VLANs hold across words")
+    func thousandPorts() throws {
+        let n = PortSet.capacity
+        let (f, p) = bridge(n) { c in
+            c.vlanFiltering = true
+            for i in [70, 700] { c.ports[i].flags.insert(.isolated) }
+            for i in [71, 1000] {  // VLAN 20 only
+                c.ports[i].pvid = 20
+                c.ports[i].vlans = VLANSet([20])
+                c.ports[i].untaggedVLANs = VLANSet([20])
+            }
+        }
+        let first = station(1), last = station(2)
+        try p[0].inject(frame(dst: .broadcast, src: first))
+        #expect(f.runOnce(ready: PortSet(port: 0), now: Timestamp(milliseconds: 1)) == 1)
+        for i in 1..<n { #expect(p[i].sent.count == (i == 71 || i == 1000 ? 0 : 1), "port \(i)") }
+        #expect(p[0].sent.isEmpty)
+        // The last port answers: known unicast to port 0 only; then 0 -> 1023 is known too.
+        try p[n - 1].inject(frame(dst: first, src: last))
+        f.runOnce(ready: PortSet(port: n - 1), now: Timestamp(milliseconds: 2))
+        #expect(p[0].sent.count == 1)
+        try p[0].inject(frame(dst: last, src: first))
+        f.runOnce(ready: PortSet(port: 0), now: Timestamp(milliseconds: 3))
+        #expect(p[n - 1].sent.count == 2 && p[1].sent.count == 1, "known now: only the last port")
+        // An isolated port (70) floods to everyone but the other isolated one (700).
+        try p[70].inject(frame(dst: .broadcast, src: station(3)))
+        f.runOnce(ready: PortSet(port: 70), now: Timestamp(milliseconds: 4))
+        #expect(p[700].sent.count == 1 && p[699].sent.count == 2 && p[0].sent.count == 2)
+        // VLAN 20 spans words 1 and 15: a broadcast from 71 reaches 1000 only.
+        try p[71].inject(frame(dst: .broadcast, src: station(4)))
+        f.runOnce(ready: PortSet(port: 71), now: Timestamp(milliseconds: 5))
+        #expect(p[1000].sent.count == 1 && p[999].sent.count == 2)
+        let d = decide(f.engine, frame(dst: .broadcast, src: station(4)), port: 71, now: 6)
+        #expect(d.action == .flood(PortSet([1000])) && d.untagged == PortSet([1000]))
+    }
+
+    @Test("with more ready ports than a batch has room for, every port gets its turn")
+    func readyPortsTakeTurns() throws {
+        let (f, p) = bridge(600)
+        for i in 0..<600 { try p[i].inject(frame(dst: station(0xFFFF), src: station(i + 1))) }
+        var total = 0
+        for k in 0..<10 where total < 600 { total += f.runOnce(ready: .all, now: Timestamp(milliseconds: UInt64(k + 1))) }
+        #expect(total == 600, "every port's frame was read within a few passes")
+        #expect((0..<600).allSatisfy { p[$0].pendingCount == 0 })
+    }
+
     @Test func vlanEncodingsAppliedOnTheWire() throws {
         let (f, p) = bridge(2) { c in
             c.vlanFiltering = true

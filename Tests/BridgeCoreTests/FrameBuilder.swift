@@ -20,9 +20,9 @@ func frame(dst: MACAddress, src: MACAddress, tags: [VLANTag] = [], etherType: UI
 }
 
 /// Runs one frame through `engine` and returns the verdict.
-func decide(_ engine: ForwardingEngine, _ bytes: [UInt8], port: Int, now: UInt64 = 1000) -> Verdict {
+func decide(_ engine: ForwardingEngine, _ bytes: [UInt8], port: Int, now: UInt64 = 1000) -> Decision {
     bytes.withUnsafeBytes { raw in
-        engine.decide(ReceivedFrame(bytes: raw, port: port), now: Timestamp(milliseconds: now))
+        engine.resolve(engine.decide(ReceivedFrame(bytes: raw, port: port), now: Timestamp(milliseconds: now)))
     }
 }
 

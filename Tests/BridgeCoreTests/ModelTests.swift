@@ -22,14 +22,14 @@ struct ReferenceBridge {
     /// What the engine must report: the action and, with VLAN filtering, the frame's VLAN, how
     /// it was tagged on ingress, the tag it carries out and the egress ports that send it untagged.
     struct Outcome: Equatable, CustomStringConvertible {
-        var action: Verdict.Action
+        var action: Decision.Action
         var vlan: UInt16 = 0
         var tagging: VLANTagging = .unchanged
         var tag: UInt32 = 0
-        var untagged = PortMask.empty
+        var untagged = PortSet.empty
 
-        init(_ action: Verdict.Action, vlan: UInt16 = 0, tagging: VLANTagging = .unchanged, tag: UInt32 = 0,
-             untagged: PortMask = .empty) {
+        init(_ action: Decision.Action, vlan: UInt16 = 0, tagging: VLANTagging = .unchanged, tag: UInt32 = 0,
+             untagged: PortSet = .empty) {
             self.action = action
             self.vlan = vlan
             self.tagging = tagging
@@ -37,12 +37,12 @@ struct ReferenceBridge {
             self.untagged = untagged
         }
 
-        init(_ v: Verdict) {
+        init(_ v: Decision) {
             self.init(v.action, vlan: v.vlan, tagging: v.tagging, tag: v.tag, untagged: v.untagged)
         }
 
         var description: String {
-            "\(action) vlan \(vlan) \(tagging) tag 0x\(String(tag, radix: 16)) untagged 0x\(String(untagged.rawValue, radix: 16))"
+            "\(action) vlan \(vlan) \(tagging) tag 0x\(String(tag, radix: 16)) untagged \(untagged)"
         }
     }
 
@@ -73,14 +73,14 @@ struct ReferenceBridge {
         case .flood(let mask): egress = (0..<config.ports.count).filter { mask.contains($0) }
         case .drop: egress = []
         }
-        out.untagged = PortMask(egress.filter { config.ports[$0].untaggedVLANs.contains(out.vlan) })
+        out.untagged = PortSet(egress.filter { config.ports[$0].untaggedVLANs.contains(out.vlan) })
         return out
     }
 
-    private func isDrop(_ a: Verdict.Action) -> Bool { if case .drop = a { true } else { false } }
+    private func isDrop(_ a: Decision.Action) -> Bool { if case .drop = a { true } else { false } }
     private func be16(_ b: [UInt8], _ o: Int) -> UInt16 { UInt16(b[o]) << 8 | UInt16(b[o + 1]) }
 
-    mutating func decideAction(_ bytes: [UInt8], port: Int, now: UInt64) -> Verdict.Action {
+    mutating func decideAction(_ bytes: [UInt8], port: Int, now: UInt64) -> Decision.Action {
         guard port >= 0 && port < config.ports.count else { return .drop(.unknownPort) }
         let p = config.ports[port]
         guard p.state == .forwarding else { return .drop(.portDisabled) }
@@ -130,7 +130,7 @@ struct ReferenceBridge {
         } else {
             flag = .flood
         }
-        var out = PortMask.empty
+        var out = PortSet.empty
         for (q, c) in config.ports.enumerated() {
             if q == port && !p.flags.contains(.hairpin) { continue }
             if c.state != .forwarding || !c.flags.contains(flag) || !member(q) || blockedByIsolation(q) { continue }

@@ -205,7 +205,7 @@ struct AFPacketPortTests {
         let overByOne = TestFrames.make(tags: [], etherType: 0x88B5, payload: 1501, seed: 13)  // 1515
         let jumbo = TestFrames.make(tags: [], etherType: 0x88B5, payload: 1986, seed: 14)  // 2000
         for f in [overByOne, mtuFrame, jumbo, tagged] { try memory.inject(f) }
-        let n = forwarder.runOnce(ready: PortMask([0]), now: Timestamp(milliseconds: 1))
+        let n = forwarder.runOnce(ready: PortSet([0]), now: Timestamp(milliseconds: 1))
         #expect(n == 4)
 
         let got = TestFrames.collect(from: receiver, count: 2, within: .seconds(2))

@@ -34,11 +34,11 @@ struct ReplayTests {
         // a → port 0, b → port 1, c → port 2 (first seen order, modulo 3).
         #expect(s1.stations.map(\.1) == [0, 1, 2])
         #expect(v1.map(\.action) == [
-            .flood(PortMask([1, 2])),  // a's broadcast
-            .flood(PortMask([0, 2])),  // b's broadcast
+            .flood(PortSet([1, 2])),  // a's broadcast
+            .flood(PortSet([0, 2])),  // b's broadcast
             .forward(0),  // b → a, learned
             .forward(1),  // a → b
-            .flood(PortMask([0, 1])),  // c → unknown
+            .flood(PortSet([0, 1])),  // c → unknown
             .forward(2),  // a → c (tagged, no VLAN filtering: as is)
             .drop(.invalidSource),  // multicast source
             .drop(.runt),
@@ -86,7 +86,7 @@ struct ReplayTests {
         #expect(files.map { UInt64($0.count) } == summary.transmitted)
         // a's broadcast (frame 1) left port 1 with an 802.1Q tag for VLAN 1, port 2 as received.
         let trace = Frames.trace()
-        #expect(verdicts[0].action == .flood(PortMask([1, 2])))
+        #expect(verdicts[0].action == .flood(PortSet([1, 2])))
         var tagged = trace[0].bytes
         tagged.insert(contentsOf: [0x81, 0x00, 0x00, 0x01], at: 12)
         #expect(files[1].first?.bytes == tagged)

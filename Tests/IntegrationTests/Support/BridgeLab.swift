@@ -65,7 +65,7 @@ final class BridgeLab {
 }
 
 /// A forwarding thread running the bridge's own receive loop (BridgeService's ReceiveLoop,
-/// woken by PollReadiness on the ports' descriptors and a wake-up pipe, exactly as a
+/// woken by EpollReadiness on the ports' descriptors and a wake-up pipe, exactly as a
 /// ForwardingWorker is), bounded by `maxDuration`. Drives AFPacketPorts (BridgeLab) and
 /// PcapPorts alike.
 final class ForwardingLoop: @unchecked Sendable {
@@ -99,7 +99,7 @@ final class ForwardingLoop: @unchecked Sendable {
     }
 
     private func run(deadline: ContinuousClock.Instant) {
-        var source = PollReadiness(wakeFD: wake.read)
+        let source = EpollReadiness(wakeFD: wake.read)
         source.watch(fds.enumerated().map { ($0.offset, $0.element) })
         var loop = ReceiveLoop(forwarder: forwarder, busyPoll: false, spinMicroseconds: 300)
         while !stopping.load(ordering: .relaxed) && ContinuousClock.now < deadline {

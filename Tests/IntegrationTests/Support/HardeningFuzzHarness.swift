@@ -115,7 +115,7 @@ enum HardeningFuzzHarness {
                 failures.append("process threw \(error) for \(frames.count) <= \(batch) frames")
             }
             for (i, f) in frames.enumerated() {
-                check(f, verdicts[i], config, scratch, &failures)
+                check(f, engine.resolve(verdicts[i]), config, scratch, &failures)
             }
             for p in owned { p.deallocate() }
             owned.removeAll()
@@ -149,7 +149,7 @@ enum HardeningFuzzHarness {
     }
 
     /// The invariants of one verdict.
-    static func check(_ f: ReceivedFrame, _ v: Verdict, _ config: BridgeConfiguration,
+    static func check(_ f: ReceivedFrame, _ v: Decision, _ config: BridgeConfiguration,
                       _ scratch: UnsafeMutableRawBufferPointer, _ failures: inout [String]) {
         let validPort = f.port >= 0 && f.port < config.ports.count
         let forwarding = validPort && config.ports[f.port].state == .forwarding
