@@ -323,10 +323,65 @@ let benchmarks: @Sendable () -> Void = {
     }
     let pass = PassFixture()
     Benchmark("ForwardingPass of 256 frames (memory ports, known unicast)", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        let ready = PortSet(port: 0)
+        var ready: Int32 = 0
         for _ in benchmark.scaledIterations {
-            let n = pass.forwarder.runOnce(ready: ready, now: Timestamp(milliseconds: 2))
+            let n = withUnsafePointer(to: &ready) { pass.forwarder.runOnce(ready: UnsafeBufferPointer(start: $0, count: 1), now: Timestamp(milliseconds: 2)) }
             pass.input.rewind(n)
         }
+    }
+
+    // MARK: 3 ports and 1,024: the cost follows the ports a frame goes to, not the bridge's size.
+
+    /// A bridge of `count` memory ports; stations 0..<1000 learned on port 1 (and ports 1
+    /// and 2 of 3 share VLAN 10 with port 0 when `vlanOf3`, the rest are in VLAN 20).
+    final class SizedPass: @unchecked Sendable {
+        let forwarder: ForwardingPass
+        let input: MemoryPort
+        init(ports count: Int, broadcast: Bool, vlanOf3: Bool = false) {
+            let ports = (0..<count).map { MemoryPort(name: "p\($0)", slotCount: 512, recordsTransmitted: false) }
+            let table = MACTable()
+            for i in 0..<1_000 { _ = table.learn(station(1_000 + i), vlan: vlanOf3 ? 10 : 0, port: 1, now: Timestamp(milliseconds: 1)) }
+            var config = BridgeConfiguration(ports: (0..<count).map { PortConfiguration(name: "p\($0)") })
+            if vlanOf3 {
+                config.vlanFiltering = true
+                for i in 0..<count {
+                    let vid: UInt16 = i < 3 ? 10 : 20
+                    config.ports[i].pvid = vid
+                    config.ports[i].vlans = VLANSet([vid])
+                    config.ports[i].untaggedVLANs = VLANSet([vid])
+                }
+            }
+            let engine = try! ForwardingEngine(table: table, configuration: config)
+            forwarder = ForwardingPass(engine: engine, ports: ports)
+            input = ports[0]
+            for i in 0..<256 {
+                try! input.inject(frameBytes(dst: broadcast ? .broadcast : station(1_000 + i % 1_000), src: station(i % 250)))
+            }
+        }
+        func run() {
+            var ready: Int32 = 0
+            let n = withUnsafePointer(to: &ready) { forwarder.runOnce(ready: UnsafeBufferPointer(start: $0, count: 1), now: Timestamp(milliseconds: 2)) }
+            input.rewind(n)
+        }
+    }
+    let unicast3 = SizedPass(ports: 3, broadcast: false)
+    let unicast1024 = SizedPass(ports: 1024, broadcast: false)
+    let flood3 = SizedPass(ports: 3, broadcast: true)
+    let flood1024InVLANOf3 = SizedPass(ports: 1024, broadcast: true, vlanOf3: true)
+    let flood1024 = SizedPass(ports: 1024, broadcast: true)
+    Benchmark("ForwardingPass, 256 known unicast, 3 ports", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations { unicast3.run() }
+    }
+    Benchmark("ForwardingPass, 256 known unicast, 1,024 ports", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations { unicast1024.run() }
+    }
+    Benchmark("ForwardingPass, 256 broadcasts, 3 ports (2 egress each)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations { flood3.run() }
+    }
+    Benchmark("ForwardingPass, 256 broadcasts, 1,024 ports, VLAN of 3 (2 egress each)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations { flood1024InVLANOf3.run() }
+    }
+    Benchmark("ForwardingPass, 256 broadcasts, 1,024 ports (1,023 egress each)", configuration: .init(scalingFactor: .one, maxIterations: 2_000)) { benchmark in
+        for _ in benchmark.scaledIterations { flood1024.run() }
     }
 }
