@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit", "BridgeCore", "PacketIO"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["BridgeCore", "BridgeControl", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO"],
+            dependencies: ["BridgeCore", "BridgeControl", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO", "CLinuxPacket"],
             swiftSettings: strict
         ),
         .testTarget(name: "PacketIOTests", dependencies: ["PacketIO", "CLinuxPacket"], swiftSettings: strict),

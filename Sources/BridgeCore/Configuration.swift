@@ -64,7 +64,17 @@ public struct VLANSet: Hashable, Sendable, CustomStringConvertible {
     }
     public mutating func remove(_ vid: UInt16) { if vid < 4096 { words[Int(vid >> 6)] &= ~(1 << UInt64(vid & 63)) } }
     public var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
-    public var members: [UInt16] { (0..<4096).map(UInt16.init).filter(contains) }
+    public var members: [UInt16] {
+        var out: [UInt16] = []
+        for (w, word) in words.enumerated() where word != 0 {
+            var bits = word
+            while bits != 0 {
+                out.append(UInt16(w * 64 + bits.trailingZeroBitCount))
+                bits &= bits &- 1
+            }
+        }
+        return out
+    }
     /// `1,10-20`, as accepted by `init(parsing:)`.
     public var description: String {
         var parts: [String] = []

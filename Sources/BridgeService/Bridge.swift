@@ -54,10 +54,9 @@ public struct BridgeOptions: Sendable {
     /// long after the last frame before sleeping in poll (0: sleep at once). See ForwardingWorker.
     public var spinMicroseconds = 300
     public var ring = AFPacketPort.Configuration()
-    /// RX ring memory the bridge's sockets share (bytes): a port opened when the bridge has
-    /// many gets a smaller ring (see `ringConfiguration`), so 1,024 ports fit. Up to 16 ports
-    /// keep `ring` as it is.
-    public var ringBudgetBytes = 256 << 20
+    /// Ports whose sockets get `ring` as configured; ports attached beyond get smaller rings
+    /// (see `ringConfiguration`), so 1,024 ports stay well under 1 GiB.
+    public var fullRingPorts = 8
     /// Packet I/O per port name (default `defaultBackend`).
     public var backends: [String: PortBackend] = [:]
     /// Packet I/O of ports attached without a backend.
@@ -240,27 +239,34 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         }
     }
 
-    /// The ring of a socket opened when the bridge has `ports` ports and `threads` sockets per
-    /// port: `ring` as configured while that fits `ringBudgetBytes` as if there were at least 16
-    /// ports; smaller beyond (down to one 68 KiB block of 34 slots), so ring memory stays near
-    /// the budget however many ports come. Ports attached earlier keep the ring they got.
+    /// The ring of a socket opened when the bridge has `ports` ports: `ring` as configured for
+    /// the first `fullRingPorts`, then (fullRingPorts / ports)² of it, down to one 68 KiB block
+    /// (34 slots of 2 KiB). The square keeps the sum bounded however many ports come (a ring is
+    /// fixed when its socket opens, so ports attached early keep theirs): with 8 full rings of
+    /// 8 MiB, 1,024 ports hold about 180 MiB of rings per forwarding thread.
     public static func ringConfiguration(_ options: BridgeOptions, ports: Int) -> AFPacketPort.Configuration {
         var c = options.ring
-        let sockets = max(ports, 16) * max(options.threads, 1)
-        let share = options.ringBudgetBytes / sockets
+        let full = max(options.fullRingPorts, 1)
+        guard ports > full else { return c }
         let smallestBlock = 69_632  // 17 pages: a 64 KiB frame and its headers (the ring's minimum)
+        /// `size` scaled by (full / ports)².
+        func scaled(_ size: Int) -> Int { Int(Double(size) * Double(full * full) / Double(ports * ports)) }
         switch c.ringVersion {
         case .v2:
-            guard share < c.frameCount * c.frameSize else { return c }
             let page = Int(getpagesize())
-            c.blockSize = max(smallestBlock, (c.frameSize + page - 1) / page * page)
-            let perBlock = c.blockSize / c.frameSize
-            c.frameCount = max(perBlock, share / c.frameSize / perBlock * perBlock)
-            c.largeFrameBuffers = max(4, min(c.largeFrameBuffers, c.frameCount / 8))
+            let blockSize = max(smallestBlock, (c.frameSize + page - 1) / page * page)
+            let perBlock = blockSize / c.frameSize
+            let frames = max(perBlock, scaled(c.frameCount) / perBlock * perBlock)
+            guard frames < c.frameCount else { return c }
+            c.blockSize = blockSize
+            c.frameCount = frames
+            c.largeFrameBuffers = max(4, min(c.largeFrameBuffers, frames / 8))
         case .v3:
-            guard share < c.blockSize * c.blockCount else { return c }
-            c.blockSize = max(smallestBlock, min(c.blockSize, 1 << 17))
-            c.blockCount = max(2, min(c.blockCount, share / c.blockSize))
+            let blockSize = max(smallestBlock, min(c.blockSize, 1 << 17))
+            let blocks = max(2, scaled(c.blockSize * c.blockCount) / blockSize)
+            guard blocks * blockSize < c.blockSize * c.blockCount else { return c }
+            c.blockSize = blockSize
+            c.blockCount = blocks
         }
         return c
     }
@@ -408,6 +414,12 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             case .deletedLink(let index, _): deleted.insert(index)
             case .resyncNeeded: all = true
             }
+        }
+        // A port's interface changed (MTU, state, name): the workers read its MTU again.
+        let changed = Set(events.compactMap { e -> Int32? in if case .newLink(let info) = e { return info.index } else { return nil } })
+        if !changed.isEmpty {
+            let ports = live.withLock { s in s.runtime.indices.filter { s.runtime[$0].attached && changed.contains(s.runtime[$0].ifindex) } }
+            for i in ports { for w in workers { w.send(.refreshMTU(index: i)) } }
         }
         if !deleted.isEmpty || all {
             // After an overflow any port may have lost its interface: each worker checks.

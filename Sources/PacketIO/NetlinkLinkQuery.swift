@@ -32,11 +32,13 @@ extension NetlinkSocket {
         }
     }
 
-    /// Every interface of the socket's namespace (an RTM_GETLINK dump), by index.
-    public func links() throws(NetlinkError) -> [LinkInfo] {
+    /// Every interface of the socket's namespace (an RTM_GETLINK dump), by index; with
+    /// `targetNamespaceID`, of the namespace of that id.
+    public func links(targetNamespaceID: Int32? = nil) throws(NetlinkError) -> [LinkInfo] {
         let replies = try dump(Netlink.getLink, label: "RTM_GETLINK") { builder in
             builder.appendLinkHeader()
             builder.appendAttribute(Netlink.attributeExtMask, uint32: Netlink.filterSkipStats)
+            if let targetNamespaceID { builder.appendAttribute(Netlink.attributeTargetNamespaceID, int32: targetNamespaceID) }
         }
         do {
             return try replies.filter { $0.type == Netlink.newLink }

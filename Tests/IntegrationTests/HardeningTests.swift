@@ -366,7 +366,7 @@ struct HardeningTests {
             let standard = try recovery("MTU 9000, 1500-byte packets", size: 1472)
             #expect(standard != nil)
             let jumbo = try recovery("MTU 9000, jumbo", size: 8972)
-            // The workers re-read each port's MTU every 250 ms.
+            // The workers re-read a port's MTU on its link event (and every 5 s).
             #expect(jumbo != nil, "9000-byte packets h3 -> h1 after raising the MTU to 9000 everywhere")
             let stats = try #require(try bridge.json(["stats"], lab: topo.lab) as? [String: Any])
             report.append(String(format: "MTU 9000: 1500-byte ping after %.3f s; 9000-byte ping %@", standard.map(seconds) ?? -1,
