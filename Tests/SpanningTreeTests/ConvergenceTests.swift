@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
+
+// Networks of bridges wired in memory, time advanced by the test: convergence, proposal/
+// agreement, failover, STP compatibility and topology change.
+
+import Testing
+import BridgeCore
+@testable import SpanningTree
+
+@Suite struct ConvergenceTests {
+    /// A (bridge 0, lowest address: root), B (1), C (2); A.0–B.0, B.1–C.0, A.1–C.1.
+    func triangle() throws -> (Network, ab: Int, bc: Int, ac: Int) {
+        let net = Network()
+        for _ in 0..<3 { try net.addBridge() }
+        let ab = try net.connect(ep(0, 0), ep(1, 0))
+        let bc = try net.connect(ep(1, 1), ep(2, 0))
+        let ac = try net.connect(ep(0, 1), ep(2, 1))
+        return (net, ab, bc, ac)
+    }
+
+    let trianglePorts = [ep(0, 0), ep(0, 1), ep(1, 0), ep(1, 1), ep(2, 0), ep(2, 1)]
+
+    @Test func triangleConvergesToOneAlternatePortAndTheLowestRoot() throws {
+        let (net, _, _, _) = try triangle()
+        // Proposal/agreement: converged before any timer ran.
+        let discarding = trianglePorts.filter { net.state($0) != .forwarding }
+        #expect(discarding == [ep(2, 0)])
+        #expect(net.role(ep(2, 0)) == .alternate)
+        #expect(net.role(ep(0, 0)) == .designated && net.role(ep(0, 1)) == .designated)
+        #expect(net.role(ep(1, 0)) == .root && net.role(ep(2, 1)) == .root && net.role(ep(1, 1)) == .designated)
+        for b in 0..<3 { #expect(net.status(b).designatedRoot == net.status(0).bridgeId) }
+        #expect(net.status(0).isRoot && net.status(0).rootPort == nil)
+        #expect(net.status(2).rootPort == 1 && net.status(2).rootPathCost == 20_000)
+        // And it stays so: a minute of hellos changes nothing.
+        let changes = net.states
+        net.run(seconds: 60)
+        #expect(trianglePorts.filter { net.state($0) != .forwarding } == [ep(2, 0)])
+        #expect(net.states == changes)
+        // The engine's view agrees with the reported changes.
+        for e in trianglePorts { #expect(net.states[e] == net.state(e)) }
+    }
+
+    @Test func lowerPriorityWinsOverLowerAddress() throws {
+        let net = Network()
+        try net.addBridge()
+        try net.addBridge { $0.priority = 4096 }
+        try net.connect(ep(0, 0), ep(1, 0))
+        #expect(net.status(0).designatedRoot == net.status(1).bridgeId)
+        #expect(net.role(ep(0, 0)) == .root)
+    }
+
+    @Test func proposalAgreementForwardsANewPointToPointLinkAtOnce() throws {
+        let net = Network()
+        try net.addBridge(); try net.addBridge()
+        try net.addPort(ep(0, 0)); try net.addPort(ep(1, 0))
+        let link = try net.connect(ep(0, 0), ep(1, 0))
+        _ = link
+        // No tick has run: the designated port forwarded on B's agreement, not after 2 × 15 s.
+        #expect(net.state(ep(0, 0)) == .forwarding && net.role(ep(0, 0)) == .designated)
+        #expect(net.state(ep(1, 0)) == .forwarding && net.role(ep(1, 0)) == .root)
+        let proposals = net.sent[ep(0, 0), default: []].filter { $0.flags.contains(.proposal) }
+        let agreements = net.sent[ep(1, 0), default: []].filter { $0.flags.contains(.agreement) }
+        #expect(!proposals.isEmpty && !agreements.isEmpty)
+    }
+
+    @Test func sharedLinkWaitsForwardDelayTwice() throws {
+        // Without point-to-point there is no agreement: the designated port waits the timers.
+        let net = Network()
+        try net.addBridge(); try net.addBridge()
+        try net.connect(ep(0, 0), ep(1, 0), pointToPoint: false)
+        #expect(net.state(ep(0, 0)) == .discarding)
+        let t = net.time(until: 60) { net.state(ep(0, 0)) == .forwarding }
+        #expect(t != nil && t! >= 2 * 2, "RSTP's forwardDelay is Hello Time while sendRSTP (17.20.6)")
+    }
+
+    @Test func cuttingTheRootLinkMakesTheAlternateRootPortAtOnce() throws {
+        let (net, _, _, ac) = try triangle()
+        let before = net.status(2).topologyChangeCount
+        try net.cut(ac)
+        // Within the same input (0 s simulated): the alternate became root port and forwards.
+        #expect(net.role(ep(2, 0)) == .root && net.state(ep(2, 0)) == .forwarding)
+        #expect(net.role(ep(2, 1)) == .disabled && net.state(ep(2, 1)) == .discarding)
+        #expect(net.state(ep(1, 1)) == .forwarding && net.state(ep(0, 0)) == .forwarding)
+        #expect(net.status(2).rootPathCost == 40_000)
+        #expect(net.status(2).topologyChangeCount > before)
+        // Restoring the link: C.1 is root port again, C.0 alternate, no lasting loop.
+        let flushesBefore = net.flushes.count
+        try net.restore(ac)
+        let t = net.time(until: 1) { net.role(ep(2, 1)) == .root && net.state(ep(2, 1)) == .forwarding && net.state(ep(2, 0)) == .discarding }
+        #expect(t != nil)
+        #expect(net.flushes.count > flushesBefore)
+        net.run(seconds: 30)
+        #expect(trianglePorts.filter { net.state($0) != .forwarding } == [ep(2, 0)])
+    }
+
+    @Test func topologyChangeFlushesTheOtherPorts() throws {
+        let (net, _, _, ac) = try triangle()
+        net.run(seconds: 10)
+        net.flushes.removeAll()
+        try net.cut(ac)
+        // C detects the change on its new root port and flushes its other ports; B hears TC on
+        // B.1 and flushes B.0; A hears TC on A.0 and flushes A.1 (down, but flushed all the same).
+        #expect(net.flushes.contains(ep(2, 1)))
+        #expect(net.flushes.contains(ep(1, 0)))
+        #expect(net.flushes.contains(ep(0, 1)))
+        #expect(net.events.contains { $0.bridge == 2 && $0.event == .topologyChange(port: 0) })
+        #expect(net.sent[ep(2, 0), default: []].contains { $0.flags.contains(.topologyChange) })
+        // TC lasts Hello Time + 1 s on RSTP ports, then stops.
+        #expect(net.status(2).topologyChange)
+        net.run(seconds: 4)
+        #expect(!net.status(0).topologyChange && !net.status(1).topologyChange && !net.status(2).topologyChange)
+    }
+
+    @Test func legacySTPNeighbourMakesThePortMigrateAndUseForwardDelay() throws {
+        let net = Network()
+        try net.addBridge()                                  // A: RSTP, will be root
+        try net.addBridge { $0.protocolVersion = .stp }      // B: forced to 802.1D-1998 STP
+        net.legacy = [1]                                     // ...and deaf to RST BPDUs, like a real one
+        try net.connect(ep(0, 0), ep(1, 0))
+        #expect(net.state(ep(0, 0)) == .discarding)
+        // B's Configuration BPDUs (it thinks it is root) make A's port switch to STP after Migrate Time.
+        let migrated = net.time(until: 10) { net.port(ep(0, 0))?.stpCompatible == true }
+        #expect(migrated != nil && migrated! >= 3)
+        #expect(net.events.contains { $0.bridge == 0 && $0.event == .protocolMigrated(port: 0, stpCompatible: true) })
+        // A now sends Configuration BPDUs; B takes A as root.
+        net.run(seconds: 2)
+        #expect(net.sent[ep(0, 0), default: []].last?.kind == .configuration)
+        #expect(net.status(1).designatedRoot == net.status(0).bridgeId)
+        // No agreement from an STP bridge: A's designated port goes through learning on timers.
+        var learningAt: Timestamp?, forwardingAt: Timestamp?
+        for _ in 0..<600 where forwardingAt == nil {
+            net.step()
+            if learningAt == nil && net.state(ep(0, 0)) == .learning { learningAt = net.now }
+            if net.state(ep(0, 0)) == .forwarding { forwardingAt = net.now }
+        }
+        let learned = try #require(learningAt), forwarded = try #require(forwardingAt)
+        #expect(forwarded.milliseconds - learned.milliseconds >= 15_000, "a full Forward Delay in learning")
+        #expect(net.state(ep(1, 0)) == .forwarding)
+        net.run(seconds: 10)
+        // STP-compatible TC: B's root port sends TCN when it starts forwarding, A acknowledges.
+        #expect(net.sent[ep(1, 0), default: []].contains { $0.kind == .topologyChangeNotification })
+        #expect(net.sent[ep(0, 0), default: []].contains { $0.flags.contains(.topologyChangeAck) })
+        // mcheck tries RSTP again; the legacy neighbour drives the port back to STP.
+        net.absorb(0, try net.bridges[0].migrationCheck(0, now: net.now))
+        #expect(net.port(ep(0, 0))?.stpCompatible == false)
+        net.run(seconds: 6)
+        #expect(net.port(ep(0, 0))?.stpCompatible == true)
+    }
+
+    @Test func forcedSTPBridgesConvergeOnTimersOnly() throws {
+        let net = Network()
+        for _ in 0..<2 { try net.addBridge { $0.protocolVersion = .stp } }
+        try net.connect(ep(0, 0), ep(1, 0))
+        net.run(seconds: 14)
+        #expect(net.state(ep(1, 0)) == .discarding)
+        let t = net.time(until: 40) { net.state(ep(0, 0)) == .forwarding && net.state(ep(1, 0)) == .forwarding }
+        #expect(t != nil)
+        #expect(net.sent.values.joined().allSatisfy { $0.kind != .rst })
+    }
+
+    @Test func thousandAndTwentyFourPortIndices() throws {
+        let b = try SpanningTreeBridge(address: MACAddress(rawValue: 0x0200_0000_0100), now: Timestamp(milliseconds: 0))
+        let t = Timestamp(milliseconds: 0)
+        try b.addPort(1023, address: MACAddress(rawValue: 0x0200_0000_0101), now: t)
+        #expect(b.status().ports.first?.portId == PortIdentifier(priority: 128, number: 1024))
+        #expect(throws: SpanningTreeConfigurationError.portIndex(1024)) {
+            try b.addPort(1024, address: MACAddress(rawValue: 0x0200_0000_0102), now: t)
+        }
+        #expect(throws: SpanningTreeConfigurationError.portExists(1023)) {
+            try b.addPort(1023, address: MACAddress(rawValue: 0x0200_0000_0102), now: t)
+        }
+        // Ports come and go: a removed root port reroots at once.
+        let net = Network()
+        try net.addBridge(); try net.addBridge()
+        try net.connect(ep(0, 0), ep(1, 5))
+        try net.connect(ep(0, 1), ep(1, 700))
+        #expect(net.role(ep(1, 5)) == .root && net.role(ep(1, 700)) == .alternate)
+        net.absorb(1, try net.bridges[1].removePort(5, now: net.now))
+        net.links.removeFirst()
+        net.deliver()
+        #expect(net.role(ep(1, 700)) == .root && net.state(ep(1, 700)) == .forwarding)
+        #expect(net.bridges[1].portIndices == [700])
+    }
+}
