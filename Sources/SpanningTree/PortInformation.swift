@@ -91,7 +91,9 @@ extension SpanningTreeBridge {
         }
         p.msgPriority = bpdu.priority
         p.msgTimes = bpdu.times.seconds
-        let role: EncodedPortRole = bpdu.kind == .configuration ? .designated : bpdu.flags.role
+        // A Configuration BPDU conveys the Designated role; so does an RST BPDU whose role is
+        // Unknown, which 9.2.9 says to handle as a Configuration BPDU.
+        let role: EncodedPortRole = bpdu.kind == .configuration || bpdu.flags.role == .unknown ? .designated : bpdu.flags.role
         let same = p.msgPriority == p.portPriority
         let superior = p.msgPriority.isSuperior(to: p.portPriority) && !same
         switch role {
@@ -102,7 +104,7 @@ extension SpanningTreeBridge {
         case .root, .alternateOrBackup:
             return superior ? .other : .inferiorRootAlternate
         case .unknown:
-            return .other
+            return .other  // not reached: Unknown is read as Designated above
         }
     }
 
@@ -121,7 +123,8 @@ extension SpanningTreeBridge {
 
     /// 17.21.9 recordAgreement: only an RSTP neighbour on a point-to-point link agrees.
     func recordAgreement(_ p: SpanningTreePort) {
-        if rstpVersion && p.operPointToPoint && p.received.kind == .rst && p.received.flags.contains(.agreement) {
+        if rstpVersion && p.operPointToPoint && p.received.kind == .rst && p.received.flags.role != .unknown
+            && p.received.flags.contains(.agreement) {
             p.agreed = true
             p.proposing = false
         } else {
@@ -132,7 +135,7 @@ extension SpanningTreeBridge {
     /// 17.21.10 recordDispute as 802.1Q-2005 corrects it: an inferior designated neighbour
     /// that is learning or forwarding disputes our designated role (a one-way link).
     func recordDispute(_ p: SpanningTreePort) {
-        if p.received.kind == .rst && p.received.flags.contains(.learning) {
+        if p.received.kind == .rst && p.received.flags.role != .unknown && p.received.flags.contains(.learning) {
             p.disputed = true
             p.agreed = false
         }

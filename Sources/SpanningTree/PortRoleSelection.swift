@@ -15,7 +15,11 @@ extension SpanningTreeBridge {
         // ROLE_SELECTION: clearReselectTree, updtRolesTree, setSelectedTree.
         for index in order { ports[index]?.reselect = false }
         updtRolesTree()
-        for index in order { ports[index]?.selected = true }
+        for index in order {
+            guard let p = ports[index], !p.selected else { continue }
+            p.selected = true
+            touch(p)
+        }
         return true
     }
 
@@ -52,6 +56,8 @@ extension SpanningTreeBridge {
 
         for index in order {
             guard let p = ports[index] else { continue }
+            let before = (p.selectedRole, p.updtInfo, p.designatedPriority, p.designatedTimes)
+            defer { if before != (p.selectedRole, p.updtInfo, p.designatedPriority, p.designatedTimes) { touch(p) } }
             p.designatedPriority = PriorityVector(rootBridge: best.rootBridge, rootPathCost: best.rootPathCost,
                                                   designatedBridge: bridgeIdentifier, designatedPort: p.portId)
             p.designatedTimes = times

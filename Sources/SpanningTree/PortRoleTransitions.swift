@@ -84,9 +84,22 @@ extension SpanningTreeBridge {
     }
 
     /// 17.21.14 setSyncTree.
-    func setSyncTree() { for index in order { ports[index]?.sync = true } }
+    func setSyncTree() {
+        for index in order {
+            guard let q = ports[index], !q.sync else { continue }
+            q.sync = true
+            touch(q)
+        }
+    }
+
     /// 17.21.15 setReRootTree.
-    func setReRootTree() { for index in order { ports[index]?.reRoot = true } }
+    func setReRootTree() {
+        for index in order {
+            guard let q = ports[index], !q.reRoot else { continue }
+            q.reRoot = true
+            touch(q)
+        }
+    }
 
     // MARK: The machine
 

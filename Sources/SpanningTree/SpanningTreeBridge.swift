@@ -112,6 +112,8 @@ public final class SpanningTreeBridge {
     /// Indices in use, ascending: the order the machines visit ports (deterministic runs).
     var order: [Int] = []
     var output = SpanningTreeOutput()
+    /// Ports to visit in the next round of `run()`.
+    var dirty: [Int] = []
     var now: Timestamp
     var lastTick: Timestamp
     var topologyChangeCount: UInt64 = 0
@@ -158,7 +160,7 @@ public final class SpanningTreeBridge {
         order.insert(index, at: order.firstIndex { $0 > index } ?? order.count)
         begin(port)
         output.stateChanges.append(PortStateChange(port: index, state: .discarding))
-        run()
+        run(index)
         return takeOutput()
     }
 
@@ -191,7 +193,7 @@ public final class SpanningTreeBridge {
         port.speedMegabitsPerSecond = megabitsPerSecond
         if port.pathCost != costBefore { reselectAll() }
         updatePortEnabled(port)
-        run()
+        run(index)
         return takeOutput()
     }
 
@@ -237,7 +239,7 @@ public final class SpanningTreeBridge {
         let port = try existing(index)
         advance(to: now)
         if rstpVersion { port.mcheck = true }
-        run()
+        run(index)
         return takeOutput()
     }
 
@@ -291,7 +293,7 @@ public final class SpanningTreeBridge {
         advance(to: now)
         port.guardDisabled = false
         updatePortEnabled(port)
-        run()
+        run(index)
         return takeOutput()
     }
 
@@ -357,6 +359,8 @@ public final class SpanningTreeBridge {
     func begin(_ port: SpanningTreePort) {
         port.designatedTimes = rootTimes
         port.designatedTimes.helloTime = configuration.helloTime
+        port.selectedRole = .disabled
+        port.sendRSTP = rstpVersion   // where CHECKING_RSTP starts: no migration to report
         updatePortEnabled(port)
         port.tcnBudget = configuration.transmitHoldCount
         enterPortReceiveDiscard(port)
@@ -367,32 +371,64 @@ public final class SpanningTreeBridge {
         enterInitPort(port)
         enterDiscarding(port)
         enterTopologyInactive(port)
-        port.selectedRole = .disabled
     }
 
-    /// Runs every state machine until none can move (17.16).
-    func run() {
+    /// Runs the state machines until none can move (17.16). The first round visits `port`'s
+    /// machines only (every port's when nil: ticks, configuration); later rounds visit the
+    /// ports whose variables changed (their own transitions, or another port's setSyncTree,
+    /// setReRootTree, setTcPropTree, role selection) and the root, alternate and backup ports,
+    /// whose conditions (allSynced, reRooted) read the other ports. A port visited by none of
+    /// these has nothing enabled, so the fixed point is the same as visiting every port every
+    /// round, at a cost that follows the ports involved rather than the 1,024 there may be.
+    func run(_ port: Int? = nil) {
+        var visit = port.map { [$0] } ?? order
         var rounds = 0
         while true {
             var changed = portRoleSelection()
-            for index in order {
+            for index in visit {
                 guard let port = ports[index] else { continue }
-                if portReceive(port) { changed = true }
-                if portProtocolMigration(port) { changed = true }
-                if bridgeDetection(port) { changed = true }
-                if portInformation(port) { changed = true }
-                if portRoleTransitions(port) { changed = true }
-                if portStateTransition(port) { changed = true }
-                if topologyChange(port) { changed = true }
-                if portTransmit(port) { changed = true }
+                if stepMachines(port) {
+                    changed = true
+                    touch(port)
+                }
             }
-            guard changed else { return }
+            guard changed else { break }
             rounds += 1
             if rounds >= Self.iterationLimit {
                 output.events.append(.iterationLimit)
-                return
+                break
             }
+            for index in order {
+                guard let p = ports[index], p.role == .root || p.role == .alternate || p.role == .backup else { continue }
+                touch(p)
+            }
+            visit = dirty.sorted()
+            for index in dirty { ports[index]?.isDirty = false }
+            dirty.removeAll(keepingCapacity: true)
         }
+        for index in dirty { ports[index]?.isDirty = false }
+        dirty.removeAll(keepingCapacity: true)
+    }
+
+    /// One pass over a port's machines, in 17.16's order of the figures; true if any moved.
+    func stepMachines(_ port: SpanningTreePort) -> Bool {
+        var changed = false
+        if portReceive(port) { changed = true }
+        if portProtocolMigration(port) { changed = true }
+        if bridgeDetection(port) { changed = true }
+        if portInformation(port) { changed = true }
+        if portRoleTransitions(port) { changed = true }
+        if portStateTransition(port) { changed = true }
+        if topologyChange(port) { changed = true }
+        if portTransmit(port) { changed = true }
+        return changed
+    }
+
+    /// Queues a port for the next round of `run()`.
+    func touch(_ port: SpanningTreePort) {
+        guard !port.isDirty else { return }
+        port.isDirty = true
+        dirty.append(port.index)
     }
 
     /// The receive path: validation beyond the codec (9.3.4 a's loop-back test, timer
@@ -440,15 +476,12 @@ public final class SpanningTreeBridge {
             port.guardDisabled = true
             updatePortEnabled(port)
             output.events.append(.bpduGuardDisabled(port: index))
-            run()
+            run(index)
             return takeOutput()
         }
-        var accepted = bpdu
-        // 9.2.9: an RST BPDU with the Unknown role is handled as a Configuration BPDU.
-        if accepted.kind == .rst && accepted.flags.role == .unknown { accepted.kind = .configuration }
-        port.received = accepted
+        port.received = bpdu
         port.rcvdBPDU = true
-        run()
+        run(index)
         return takeOutput()
     }
 

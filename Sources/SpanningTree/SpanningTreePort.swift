@@ -136,6 +136,8 @@ final class SpanningTreePort {
     var drops = [UInt64](repeating: 0, count: BPDUDropReason.allCases.count)
     /// The state last reported to the caller.
     var reportedState: SpanningTreePortState = .discarding
+    /// Queued for the next round of `run()` (its variables changed).
+    var isDirty = false
 
     init(index: Int, address: MACAddress, name: String, configuration: SpanningTreePortConfiguration) {
         self.index = index

@@ -49,7 +49,11 @@ extension SpanningTreeBridge {
 
     /// 17.21.18 setTcPropTree: every port but this one.
     func setTcPropTree(_ p: SpanningTreePort) {
-        for index in order where index != p.index { ports[index]?.tcProp = true }
+        for index in order where index != p.index {
+            guard let q = ports[index], !q.tcProp else { continue }
+            q.tcProp = true
+            touch(q)
+        }
     }
 
     func topologyChange(_ p: SpanningTreePort) -> Bool {

@@ -37,8 +37,75 @@ import BridgeCore
         net.run(seconds: 60)
         #expect(trianglePorts.filter { net.state($0) != .forwarding } == [ep(2, 0)])
         #expect(net.states == changes)
-        // The engine's view agrees with the reported changes.
+        // The engine's view agrees with the reported changes, and no state ever closed the loop.
         for e in trianglePorts { #expect(net.states[e] == net.state(e)) }
+        #expect(net.loopsSeen == 0)
+    }
+
+    @Test func noLoopDuringFailoverAndRestore() throws {
+        let (net, ab, bc, ac) = try triangle()
+        for link in [ac, ab, bc, ac] {
+            try net.cut(link)
+            net.run(seconds: 3)
+            try net.restore(link)
+            net.run(seconds: 3)
+        }
+        #expect(net.loopsSeen == 0)
+        #expect(trianglePorts.filter { net.state($0) != .forwarding } == [ep(2, 0)])
+    }
+
+    @Test func loopedBackLinkIsBlockedBeforeItForwards() throws {
+        // Today's loop test in memory: one veth pair with both ends on the same bridge.
+        let net = Network()
+        try net.addBridge()
+        try net.addPort(ep(0, 2)) { $0.adminEdge = true }          // a host port
+        net.absorb(0, try net.bridges[0].setLink(2, up: true, now: net.now))
+        try net.connect(ep(0, 0), ep(0, 1))
+        net.run(seconds: 60)
+        #expect(net.role(ep(0, 1)) == .backup && net.state(ep(0, 1)) == .discarding)
+        #expect(net.role(ep(0, 0)) == .designated && net.state(ep(0, 0)) == .forwarding)
+        #expect(!net.history.contains { $0.0 == ep(0, 1) && $0.1 != .discarding }, "never learned or forwarded")
+        #expect(net.loopsSeen == 0)
+        #expect(net.state(ep(0, 2)) == .forwarding)
+    }
+
+    @Test func unknownRoleRSTIsReadAsConfiguration() throws {
+        let b = try SpanningTreeBridge(address: MACAddress(rawValue: 0x0200_0000_0900), now: Timestamp(milliseconds: 0))
+        try b.addPort(0, address: MACAddress(rawValue: 0x0200_0000_0901), now: Timestamp(milliseconds: 0))
+        try b.setLink(0, up: true, now: Timestamp(milliseconds: 0))
+        let root = BridgeIdentifier(priority: 4096, address: MACAddress(rawValue: 0x0200_0000_0100))
+        var flags = BPDUFlags.proposal
+        flags.role = .unknown
+        let bpdu = BPDU(kind: .rst, flags: flags, priority: PriorityVector(rootBridge: root, rootPathCost: 0, designatedBridge: root, designatedPort: PortIdentifier(rawValue: 0x8001)),
+                        times: BPDUTimes(seconds: TimerValues(messageAge: 0, maxAge: 20, helloTime: 2, forwardDelay: 15)))
+        let out = b.receive(frame: bpdu.frame(source: MACAddress(rawValue: 0x0200_0000_0101)), port: 0, now: Timestamp(milliseconds: 0))
+        #expect(b.role(ofPort: 0) == .root)                       // its information was used, as Designated
+        #expect(!out.events.contains(.protocolMigrated(port: 0, stpCompatible: true)))
+        #expect(b.status().ports[0].stpCompatible == false)       // still an RST BPDU for migration
+    }
+
+    @Test func manyPortsStayCheap() throws {
+        // 1,024 ports, all up, no neighbours: every port designated, edge after Migrate Time, forwarding.
+        let t0 = Timestamp(milliseconds: 0)
+        let b = try SpanningTreeBridge(address: MACAddress(rawValue: 0x0200_0000_0900), now: t0)
+        for i in 0..<SpanningTreeBridge.maximumPorts {
+            try b.addPort(i, address: MACAddress(rawValue: 0x0200_0001_0000 + UInt64(i)), now: t0)
+            try b.setLink(i, up: true, now: t0)
+        }
+        var now = t0
+        for _ in 0..<5 { now = now.adding(milliseconds: 1000); b.tick(now: now) }
+        let s = b.status()
+        #expect(s.ports.count == 1024)
+        #expect(s.ports.allSatisfy { $0.role == .designated && $0.state == .forwarding && $0.operEdge })
+        // A superior BPDU on the last port: one root port, the rest stay forwarding (edge ports need no sync).
+        let root = BridgeIdentifier(priority: 4096, address: MACAddress(rawValue: 0x0200_0000_0100))
+        let bpdu = BPDU(kind: .rst, flags: [.proposal], priority: PriorityVector(rootBridge: root, rootPathCost: 0, designatedBridge: root, designatedPort: PortIdentifier(rawValue: 0x8001)),
+                        times: BPDUTimes(seconds: TimerValues(messageAge: 0, maxAge: 20, helloTime: 2, forwardDelay: 15)))
+        var f = bpdu.flags; f.role = .designated
+        let frame = BPDU(kind: .rst, flags: f, priority: bpdu.priority, times: bpdu.times).frame(source: MACAddress(rawValue: 0x0200_0000_0101))
+        b.receive(frame: frame, port: 1023, now: now)
+        #expect(b.role(ofPort: 1023) == .root && b.state(ofPort: 1023) == .forwarding)
+        #expect(b.status().ports.filter { $0.state == .forwarding }.count == 1024)
     }
 
     @Test func lowerPriorityWinsOverLowerAddress() throws {

@@ -27,6 +27,10 @@ final class Network {
     var events: [(bridge: Int, event: SpanningTreeEvent)] = []
     var sent: [Endpoint: [BPDU]] = [:]
     var deliveries = 0
+    /// Every state change as it was reported, in order.
+    var history: [(Endpoint, SpanningTreePortState)] = []
+    /// Inputs after which the forwarding links formed a cycle (a loop frames could circle).
+    var loopsSeen = 0
     private var queue: [(to: Endpoint, frame: [UInt8])] = []
 
     /// A bridge with address 02:00:00:00:NN:00 (NN = its number + 1).
@@ -86,7 +90,11 @@ final class Network {
     }
 
     func absorb(_ bridge: Int, _ out: SpanningTreeOutput) {
-        for change in out.stateChanges { states[Endpoint(bridge: bridge, port: change.port)] = change.state }
+        for change in out.stateChanges {
+            states[Endpoint(bridge: bridge, port: change.port)] = change.state
+            history.append((Endpoint(bridge: bridge, port: change.port), change.state))
+        }
+        if !out.stateChanges.isEmpty && hasForwardingLoop() { loopsSeen += 1 }
         for port in out.flushes { flushes.append(Endpoint(bridge: bridge, port: port)) }
         for event in out.events { events.append((bridge, event)) }
         for tx in out.transmissions {
@@ -132,6 +140,19 @@ final class Network {
             step()
         }
         return Double(now.milliseconds - start.milliseconds) / 1000
+    }
+
+    /// True if the links whose two ends both forward contain a cycle (union-find over bridges;
+    /// a link from a bridge to itself is a cycle on its own).
+    func hasForwardingLoop() -> Bool {
+        var parent = Array(0..<bridges.count)
+        func find(_ x: Int) -> Int { var x = x; while parent[x] != x { x = parent[x] }; return x }
+        for l in links where l.up && state(l.a) == .forwarding && state(l.b) == .forwarding {
+            let (ra, rb) = (find(l.a.bridge), find(l.b.bridge))
+            if ra == rb { return true }
+            parent[ra] = rb
+        }
+        return false
     }
 
     func state(_ e: Endpoint) -> SpanningTreePortState { bridges[e.bridge].state(ofPort: e.port) }
