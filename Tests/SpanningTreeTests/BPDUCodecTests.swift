@@ -94,6 +94,19 @@ enum Vectors {
         }
     }
 
+    @Test func readsTheKernelBridgesUnpaddedFrames() throws {
+        // net/bridge/br_stp_bpdu.c sends 35 (Configuration) or 4 (TCN) octets after LLC and does
+        // not pad: on a veth the frames are 52 and 21 bytes, the 802.3 length 38 and 7.
+        let eth: [UInt8] = [0x01, 0x80, 0xC2, 0, 0, 0, 0x02, 0, 0, 0, 0x01, 0x01]
+        let config = eth + [0, 38] + Vectors.llc(Vectors.configuration)
+        let tcn = eth + [0, 7] + Vectors.llc(Vectors.tcn)
+        #expect(config.count == 52 && tcn.count == 21)
+        #expect(try BPDU.parse(frame: config).kind == .configuration)
+        #expect(try BPDU.parse(frame: tcn).kind == .topologyChangeNotification)
+        // And it drops version ≠ 0 (br_stp_rcv), which is why an RSTP port migrates to STP:
+        // the kernel never answers RST BPDUs, it only sends its own Configuration BPDUs.
+    }
+
     @Test func roundTripsEveryFlagAndField() throws {
         for kind in [BPDU.Kind.configuration, .rst] {
             for flags in stride(from: 0, through: 255, by: 7) {

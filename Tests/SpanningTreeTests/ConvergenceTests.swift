@@ -131,14 +131,19 @@ import BridgeCore
         #expect(!proposals.isEmpty && !agreements.isEmpty)
     }
 
-    @Test func sharedLinkWaitsForwardDelayTwice() throws {
-        // Without point-to-point there is no agreement: the designated port waits the timers.
+    @Test func sharedLinkWaitsForTheTimers() throws {
+        // Without point-to-point there is no agreement (17.21.9): the designated port waits for
+        // fdWhile, which INIT_PORT set to Max Age (20 s), then learns for forwardDelay, which is
+        // Hello Time (2 s) while the port speaks RSTP (17.20.6).
         let net = Network()
         try net.addBridge(); try net.addBridge()
         try net.connect(ep(0, 0), ep(1, 0), pointToPoint: false)
         #expect(net.state(ep(0, 0)) == .discarding)
-        let t = net.time(until: 60) { net.state(ep(0, 0)) == .forwarding }
-        #expect(t != nil && t! >= 2 * 2, "RSTP's forwardDelay is Hello Time while sendRSTP (17.20.6)")
+        let learning = net.time(until: 60) { net.state(ep(0, 0)) == .learning }
+        let forwarding = net.time(until: 60) { net.state(ep(0, 0)) == .forwarding }
+        #expect(learning != nil && (19.5...20.5).contains(learning!))
+        #expect(forwarding != nil && (1.5...2.5).contains(forwarding!))
+        #expect(net.loopsSeen == 0)
     }
 
     @Test func cuttingTheRootLinkMakesTheAlternateRootPortAtOnce() throws {
