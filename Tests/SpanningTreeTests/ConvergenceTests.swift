@@ -231,6 +231,44 @@ import BridgeCore
         #expect(net.sent.values.joined().allSatisfy { $0.kind != .rst })
     }
 
+    @Test func configurationChangesTakeEffect() throws {
+        // Two bridges joined twice: B's port 0 is root port, port 1 alternate.
+        let net = Network()
+        try net.addBridge(); try net.addBridge()
+        try net.connect(ep(0, 0), ep(1, 0))
+        try net.connect(ep(0, 1), ep(1, 1))
+        #expect(net.role(ep(1, 0)) == .root && net.role(ep(1, 1)) == .alternate)
+        // A higher path cost on the root port moves the root port to the other link.
+        var cost = SpanningTreePortConfiguration()
+        cost.pathCost = .fixed(200_000)
+        net.absorb(1, try net.bridges[1].setPortConfiguration(0, cost, now: net.now))
+        net.deliver()
+        #expect(net.role(ep(1, 1)) == .root && net.role(ep(1, 0)) == .alternate)
+        #expect(net.state(ep(1, 1)) == .forwarding && net.state(ep(1, 0)) == .discarding)
+        // A lower bridge priority makes B the root: A's ports turn root and alternate.
+        var c = SpanningTreeBridgeConfiguration()
+        c.priority = 4096
+        net.absorb(1, try net.bridges[1].setConfiguration(c, now: net.now))
+        net.deliver()
+        #expect(net.status(1).isRoot && net.status(0).designatedRoot == net.status(1).bridgeId)
+        #expect(net.role(ep(1, 0)) == .designated && net.role(ep(1, 1)) == .designated)
+        // (Path cost counts where a port receives: B's 200,000 is B's own; A takes the lower port id.)
+        #expect(net.role(ep(0, 0)) == .root && net.role(ep(0, 1)) == .alternate)
+        #expect(net.events.contains { $0.bridge == 0 && $0.event == .newRoot(net.status(1).bridgeId) })
+        // Forcing STP restarts the ports: Configuration BPDUs only, and A's ports follow to STP.
+        c.protocolVersion = .stp
+        net.absorb(1, try net.bridges[1].setConfiguration(c, now: net.now))
+        net.sent.removeAll()
+        net.run(seconds: 8)
+        #expect(net.sent[ep(1, 0), default: []].allSatisfy { $0.kind == .configuration })
+        #expect(net.port(ep(0, 0))?.stpCompatible == true)
+        #expect(net.loopsSeen == 0)
+        // Out-of-range values are refused and change nothing.
+        c.forwardDelay = 3
+        #expect(throws: SpanningTreeConfigurationError.forwardDelay(3)) { try net.bridges[1].setConfiguration(c, now: net.now) }
+        #expect(net.bridges[1].configuration.forwardDelay == 15)
+    }
+
     @Test func thousandAndTwentyFourPortIndices() throws {
         let b = try SpanningTreeBridge(address: MACAddress(rawValue: 0x0200_0000_0100), now: Timestamp(milliseconds: 0))
         let t = Timestamp(milliseconds: 0)
