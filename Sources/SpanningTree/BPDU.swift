@@ -191,14 +191,22 @@ public enum EncodedPortRole: UInt8, Sendable, Codable {
 
 /// The flags octet (9.3.1, 9.3.3).
 public struct BPDUFlags: OptionSet, Hashable, Sendable, Codable {
+    /// The octet as on the wire.
     public var rawValue: UInt8
+    /// Wraps a flags octet.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
+    /// Topology Change (bit 1): Configuration and RST BPDUs.
     public static let topologyChange = BPDUFlags(rawValue: 0x01)
+    /// Proposal (bit 2): RST only.
     public static let proposal = BPDUFlags(rawValue: 0x02)
+    /// Learning (bit 5): RST only.
     public static let learning = BPDUFlags(rawValue: 0x10)
+    /// Forwarding (bit 6): RST only.
     public static let forwarding = BPDUFlags(rawValue: 0x20)
+    /// Agreement (bit 7): RST only.
     public static let agreement = BPDUFlags(rawValue: 0x40)
+    /// Topology Change Acknowledgment (bit 8): Configuration BPDUs only.
     public static let topologyChangeAck = BPDUFlags(rawValue: 0x80)
 
     /// The role bits (2–3).
@@ -242,9 +250,11 @@ public struct BPDU: Hashable, Sendable {
     /// Octets of each kind after the LLC header.
     public static let configurationLength = 35, tcnLength = 4, rstLength = 36
 
+    /// The BPDU Type.
     public var kind: Kind
     /// Protocol Version Identifier: 0 for STP, 2 for RSTP, 3 for MSTP (read as RST).
     public var version: UInt8
+    /// The flags octet (zero in a TCN).
     public var flags: BPDUFlags
     /// Root, cost, bridge and port as sent (zero in a TCN).
     public var priority: PriorityVector

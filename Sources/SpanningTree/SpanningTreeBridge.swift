@@ -30,13 +30,17 @@ import BridgeCore
 
 /// A BPDU to send: the whole Ethernet frame (without FCS) and the port index.
 public struct BPDUTransmission: Hashable, Sendable {
+    /// The port index to send on.
     public var port: Int
+    /// The whole Ethernet frame, padded to 60 octets.
     public var frame: [UInt8]
 }
 
 /// A port's new state, for the forwarding engine to enforce.
 public struct PortStateChange: Hashable, Sendable {
+    /// The port index.
     public var port: Int
+    /// What the engine must enforce from now on.
     public var state: SpanningTreePortState
 }
 
@@ -88,6 +92,7 @@ public struct SpanningTreeOutput: Sendable {
 
     /// Nothing happened.
     public var isEmpty: Bool { transmissions.isEmpty && stateChanges.isEmpty && flushes.isEmpty && events.isEmpty }
+    /// An empty output.
     public init() {}
 }
 

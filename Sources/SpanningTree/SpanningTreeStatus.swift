@@ -13,45 +13,62 @@ import BridgeCore
 public struct SpanningTreeStatus: Hashable, Sendable, Codable {
     /// One port's part of the tree.
     public struct Port: Hashable, Sendable, Codable {
+        /// The port index (slot).
         public var index: Int
+        /// The name given at `addPort` (the index if none).
         public var name: String
+        /// Port priority and number.
         public var portId: PortIdentifier
+        /// The port's role (17.7).
         public var role: PortRole
+        /// The state the engine enforces.
         public var state: SpanningTreePortState
         /// False while the link is down or bpdu_guard has disabled the port.
         public var enabled: Bool
+        /// PortPathCost in use (set, or from the link speed).
         public var pathCost: UInt32
         /// The port priority vector: the best information heard or sent on the segment.
-        public var designatedRoot: BridgeIdentifier
+        /// The root bridge as this bridge sees it.
+    public var designatedRoot: BridgeIdentifier
         public var designatedCost: UInt32
         public var designatedBridge: BridgeIdentifier
         public var designatedPort: PortIdentifier
+        /// Edge settings: configured, automatic, and in effect.
         public var adminEdge: Bool
         public var autoEdge: Bool
         public var operEdge: Bool
+        /// Point-to-point setting and the value in effect.
         public var adminPointToPoint: PointToPointSetting
         public var pointToPoint: Bool
         /// The neighbour speaks 802.1D-1998 STP: this port sends Configuration and TCN BPDUs.
         public var stpCompatible: Bool
+        /// The guards: configured, and acting now.
         public var bpduGuard: Bool
         public var bpduGuardTripped: Bool
         public var rootGuard: Bool
         public var rootGuardBlocking: Bool
+        /// A TCA is due in the next Configuration BPDU.
         public var topologyChangeAck: Bool
+        /// BPDUs accepted and sent.
         public var bpdusIn: UInt64
         public var bpdusOut: UInt64
+        /// How often the role and the state changed.
         public var roleChanges: UInt64
         public var stateChanges: UInt64
         /// Dropped BPDUs by reason (only reasons that occurred).
         public var dropped: [String: UInt64]
     }
 
+    /// This bridge's identifier.
     public var bridgeId: BridgeIdentifier
+    /// ForceProtocolVersion.
     public var protocolVersion: ProtocolVersion
     public var designatedRoot: BridgeIdentifier
+    /// Cost from this bridge to the root.
     public var rootPathCost: UInt32
     /// Index of the root port, nil on the root bridge.
     public var rootPort: Int?
+    /// The root port's identifier (zero on the root bridge).
     public var rootPortId: PortIdentifier
     /// The times in use (the root's), seconds.
     public var maxAge: UInt16
@@ -61,15 +78,19 @@ public struct SpanningTreeStatus: Hashable, Sendable, Codable {
     public var bridgeMaxAge: UInt16
     public var bridgeHelloTime: UInt16
     public var bridgeForwardDelay: UInt16
+    /// TxHoldCount.
     public var transmitHoldCount: UInt16
     /// A topology change is in progress (some port's tcWhile runs).
     public var topologyChange: Bool
+    /// Topology changes begun since start.
     public var topologyChangeCount: UInt64
     /// Seconds since the last topology change began, nil if none yet.
     public var secondsSinceTopologyChange: UInt64?
+    /// Port where the last topology change began.
     public var topologyChangePort: Int?
     /// BPDUs received for ports not in the tree.
     public var unknownPortBPDUs: UInt64
+    /// The ports, ascending by index.
     public var ports: [Port]
 
     /// True when this bridge is the root.
