@@ -113,5 +113,6 @@ struct SeededGenerator: RandomNumberGenerator {
             }
             #expect(edges == bridges.count - 1, "\(when): \(edges) forwarding links for \(bridges.count) bridges")
         }
+        #expect(!net.events.contains { $0.event == .iterationLimit }, "\(when): the state machines did not settle")
     }
 }
