@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
 
-// libFuzzer entry point for the frame parser, the forwarding engine and the MAC table.
+// libFuzzer entry point for the frame parser, the forwarding engine, the MAC table, the
+// rtnetlink parser and the BPDU codec with the spanning tree state machines.
 // Built by scripts/fuzz.sh together with Sources/BridgeCore/*.swift and the shared harness
 // (Tests/IntegrationTests/Support/HardeningFuzzHarness.swift) as one module, with
 // -sanitize=fuzzer,address. A broken invariant traps, which libFuzzer reports as a crash and
@@ -22,6 +23,8 @@ public func swbridgeFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> 
     }
     // rtnetlink datagrams (link events the bridge acts on): parse or throw, never trap.
     _ = try? NetlinkParser.linkEvents(in: input)
+    // BPDUs (SpanningTree): parse or throw, re-encode to the same value, and drive a bridge.
+    if failures.isEmpty { failures += BPDUFuzz.check(input) }
     if !failures.isEmpty {
         fatalError("invariant broken: " + failures.prefix(5).joined(separator: "; "))
     }
@@ -57,5 +60,50 @@ enum ReferenceParser {
         let got = FrameHeader.parsed(UnsafeRawBufferPointer(copy))
         let want = expected(bytes)
         return got == want ? [] : ["parser: \(got) for \(bytes.prefix(24)), reference \(want)"]
+    }
+}
+
+/// The BPDU codec and the spanning tree machines: every input is parsed as LLC + BPDU and as a
+/// whole frame; what parses must encode back to the same value (and as a frame too); when it
+/// parses, a bridge receives it on its ports, ticks, and must keep 17.29's promise that
+/// alternate, backup and disabled ports discard, with at most one root port.
+enum BPDUFuzz {
+    static func check(_ input: UnsafeRawBufferPointer) -> [String] {
+        var failures: [String] = []
+        let source = MACAddress(rawValue: 0x0200_0000_0001)
+        let candidates = [try? BPDU.parse(llc: input), try? BPDU.parse(frame: input)]
+        for parsed in candidates {
+            guard let bpdu = parsed else { continue }
+            let again = try? BPDU.parse(llc: BPDU.llc + bpdu.encoded)
+            if again != bpdu { failures.append("BPDU round trip: \(bpdu) -> \(String(describing: again))") }
+            let frame = bpdu.frame(source: source)
+            if (try? BPDU.parse(frame: frame)) != bpdu || frame.count < 60 { failures.append("BPDU frame round trip: \(bpdu)") }
+        }
+        // Only inputs that are BPDUs reach the machines (the rest would only count a drop, which
+        // the unit tests cover); a bridge per input keeps crashes reproducible.
+        guard candidates.contains(where: { $0 != nil }) else { return failures }
+        let start = Timestamp(milliseconds: 1000)
+        guard let bridge = try? SpanningTreeBridge(address: MACAddress(rawValue: 0x0200_0000_0100), now: start) else {
+            return failures + ["bridge with the default configuration refused"]
+        }
+        for port in 0..<3 {
+            var config = SpanningTreePortConfiguration()
+            config.rootGuard = port == 2
+            _ = try? bridge.addPort(port, address: MACAddress(rawValue: 0x0200_0000_0101 + UInt64(port)), configuration: config, now: start)
+            _ = try? bridge.setLink(port, up: true, pointToPoint: port != 1, now: start)
+        }
+        var now = start
+        for round in 0..<3 {
+            bridge.receive(llc: input, port: round % 3, now: now)
+            bridge.receive(frame: input, port: (round + 1) % 3, now: now)
+            now = now.adding(milliseconds: 1000)
+            bridge.tick(now: now)
+            let status = bridge.status()
+            if status.ports.filter({ $0.role == .root }).count > 1 { failures.append("two root ports") }
+            for p in status.ports where [.alternate, .backup, .disabled].contains(p.role) && p.state != .discarding {
+                failures.append("port \(p.index) \(p.role) but \(p.state)")
+            }
+        }
+        return failures
     }
 }

@@ -87,6 +87,30 @@ seeds["table-flush"] = table([[0, i, i % 4, 0] for i in range(20)] + [[5, 0, 2, 
 seeds["table-vlans"] = table([[0, 9, 1, 0], [0, 0x49, 2, 0], [7, 9, 0, 0], [8, 0, 0, 0]])
 seeds["table-age-never"] = table([[0, 1, 1, 255], [4, 255, 0, 255], [8, 0, 0, 0]], ageing=0)
 seeds["table-one-slot"] = table([[0, i, 0, 0] for i in range(10)] + [[6, 3, 1, 0], [8, 0, 0, 0]], max_learned=1, max_static=1)
+# BPDUs (Sources/SpanningTree): the whole input is read as LLC + BPDU and as a whole frame.
+BRIDGE = struct.pack(">H", 0x8000) + bytes.fromhex("020000000100")
+SUPERIOR = struct.pack(">H", 0x1000) + bytes.fromhex("020000000200")
+def bpdu(kind, flags=0, root=BRIDGE, cost=0, bridge=BRIDGE, port=0x8001, times=(0, 20, 2, 15), version=None):
+    version = (2 if kind == 2 else 0) if version is None else version
+    if kind == 0x80:
+        return struct.pack(">HBB", 0, version, kind)
+    out = struct.pack(">HBBB", 0, version, kind, flags) + root + struct.pack(">I", cost) + bridge + struct.pack(">H", port)
+    out += b"".join(struct.pack(">H", t * 256) for t in times)
+    return out + (b"\x00" if kind == 2 else b"")
+LLC = bytes([0x42, 0x42, 0x03])
+def stp_frame(body):
+    f = STP + A + struct.pack(">H", len(LLC) + len(body)) + LLC + body
+    return f + bytes(max(0, 60 - len(f)))
+seeds["bpdu-config"] = LLC + bpdu(0, flags=0x81)
+seeds["bpdu-rst-proposal"] = LLC + bpdu(2, flags=0x0E, root=SUPERIOR, bridge=SUPERIOR)
+seeds["bpdu-rst-agreement"] = LLC + bpdu(2, flags=0x78, root=SUPERIOR, cost=20000)
+seeds["bpdu-tcn"] = LLC + bpdu(0x80)
+seeds["bpdu-mstp"] = LLC + bpdu(2, flags=0x3C, version=3)[:-1] + bytes([64]) + bytes(64)
+seeds["bpdu-aged"] = LLC + bpdu(2, flags=0x0C, root=SUPERIOR, times=(20, 20, 2, 15))
+seeds["bpdu-absurd-timers"] = LLC + bpdu(0, times=(0, 255, 0, 0))
+seeds["bpdu-truncated"] = LLC + bpdu(2)[:30]
+seeds["bpdu-frame-rst"] = stp_frame(bpdu(2, flags=0x0E, root=SUPERIOR, bridge=SUPERIOR))
+seeds["bpdu-frame-config-tc"] = stp_frame(bpdu(0, flags=0x01))
 
 os.makedirs(OUT, exist_ok=True)
 for name in os.listdir(OUT):

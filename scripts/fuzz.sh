@@ -20,6 +20,7 @@ mkdir -p "$out/artifacts" "$out/corpus"
 bin="$out/fuzz-engine"
 
 sources=(Sources/BridgeCore/*.swift Sources/PacketIO/NetlinkMessage.swift Sources/PacketIO/NetlinkLinkInfo.swift
+         Sources/SpanningTree/*.swift
          Tests/IntegrationTests/Support/HardeningFuzzHarness.swift Fuzz/FuzzEntry.swift)
 newest=$(ls -t "${sources[@]}" scripts/fuzz.sh | head -1)
 if [[ ! -x "$bin" || "$newest" -nt "$bin" ]]; then
