@@ -35,6 +35,8 @@ let package = Package(
     targets: [
         .target(name: "BridgeCore", swiftSettings: hotPath),
         .target(name: "CLinuxPacket"),
+        // IGMP/MLD snooping and the querier: pure protocol logic over BridgeCore's multicast table.
+        .target(name: "MulticastSnooping", dependencies: ["BridgeCore"], swiftSettings: strict),
         // One syscall wrapper and one error type (errno captured at once, EINTR retried).
         .target(name: "SystemCalls", swiftSettings: strict),
         // The control protocol, its client, server and text formatting: what `swbridge fdb show`
@@ -73,6 +75,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"], swiftSettings: strict),
+        .testTarget(name: "MulticastSnoopingTests", dependencies: ["MulticastSnooping", "BridgeCore"], swiftSettings: strict),
         .testTarget(name: "BridgeServiceTests", dependencies: ["BridgeService", "BridgeControl", "BridgeCore"], swiftSettings: strict),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit", "BridgeCore", "PacketIO"], swiftSettings: strict),
         .testTarget(
