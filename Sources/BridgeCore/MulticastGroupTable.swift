@@ -160,8 +160,9 @@ public final class MulticastGroupTable: @unchecked Sendable {
         var attempt = 0
         attempts: while attempt < Self.maxReadAttempts {
             attempt &+= 1
+            // The move generation matters only for a miss: a hit is validated by its slot's
+            // sequence word alone, so a writer paused mid-shift never delays a hit.
             let generation = moveGeneration.load(ordering: .acquiring)
-            if generation & 1 != 0 { continue }
             var i = start
             var probed = 0
             while probed <= indexMask {
@@ -170,12 +171,7 @@ public final class MulticastGroupTable: @unchecked Sendable {
                 let s1 = k[0].load(ordering: .acquiring)
                 if s1 & 1 != 0 { continue attempts }
                 let m = k[1].load(ordering: .relaxed)
-                if m == 0 {
-                    // End of the chain: a miss, if no entry moved while we probed.
-                    atomicMemoryFence(ordering: .acquiring)
-                    if moveGeneration.load(ordering: .relaxed) != generation { continue attempts }
-                    return false
-                }
+                if m == 0 { break }
                 if m == meta && k[2].load(ordering: .relaxed) == group.high && k[3].load(ordering: .relaxed) == group.low {
                     let src = members + i &* Self.wordsPerSet
                     for w in 0..<n { words[w] = src[w].load(ordering: .relaxed) }
@@ -185,8 +181,12 @@ public final class MulticastGroupTable: @unchecked Sendable {
                 }
                 i = (i &+ 1) & indexMask
             }
-            return false  // a table without an empty slot (cannot happen at load 1/2)
+            // The end of the chain: a miss, if no entry moved while we probed.
+            atomicMemoryFence(ordering: .acquiring)
+            if generation & 1 != 0 || moveGeneration.load(ordering: .relaxed) != generation { continue attempts }
+            return false
         }
+        // Every attempt met a writer: answer "every port" (over-delivery, never a lost frame).
         for w in 0..<n { words[w] = ~0 }
         return true
     }

@@ -355,8 +355,11 @@ public final class MulticastSnooper {
             if state.otherQuerier != source || !wasPresent {
                 output.events.append(.otherQuerier(vlan: vlan, ipv6: ipv6, address: source))
             }
-            state.otherQuerier = source
-            state.otherQuerierPort = port
+            // A 0.0.0.0 (proxy) query keeps the querier present but does not replace its address.
+            if !source.isUnspecified || !wasPresent {
+                state.otherQuerier = source
+                state.otherQuerierPort = port
+            }
             let expires = now &+ milliseconds(configuration.otherQuerierPresentInterval)
             state.otherQuerierExpires = expires
             schedule(expires)
