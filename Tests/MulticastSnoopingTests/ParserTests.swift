@@ -66,6 +66,37 @@ import Testing
         #expect(records.map(\.isLeave) == [false, true, false])
     }
 
+    /// Frames the kernel and a Linux host sent (CapturedFrames.swift) parse as tcpdump decoded them.
+    @Test func capturedFramesFromLinux() throws {
+        let c = CapturedFrames.self
+        #expect(message(c.igmpv2Report) == .report(version: 2, group: Packets.group("239.1.1.2")))
+        #expect(message(c.igmpv2Leave) == .leave(group: Packets.group("239.1.1.2")))
+        #expect(message(c.kernelGroupQueryV2) == .query(MembershipQuery(version: 2, group: Packets.group("239.1.1.2"), maxResponseMilliseconds: 1_000)))
+        let general = try parse(c.kernelGeneralQueryV2).get()
+        #expect(general.message == .query(MembershipQuery(version: 2, group: nil, maxResponseMilliseconds: 10_000)))
+        #expect(general.source.isUnspecified)
+        #expect(message(c.igmpv3ReportToEx) == .recordReport(version: 3, records: [GroupRecord(type: 4, group: Packets.group("239.1.1.3"), sourceCount: 0)]))
+        #expect(message(c.igmpv3ReportToIn) == .recordReport(version: 3, records: [GroupRecord(type: 3, group: Packets.group("239.1.1.3"), sourceCount: 0)]))
+        #expect(message(c.kernelGroupQueryV3) == .query(MembershipQuery(version: 3, group: Packets.group("239.1.1.3"), maxResponseMilliseconds: 1_000, robustness: 2, queryIntervalSeconds: 125)))
+        #expect(message(c.mldv1Report) == .report(version: 1, group: Packets.group("ff0e::1:1")))
+        #expect(message(c.mldv1Done) == .leave(group: Packets.group("ff0e::1:1")))
+        #expect(message(c.kernelGroupQueryMLDv1) == .query(MembershipQuery(version: 1, group: Packets.group("ff0e::1:1"), maxResponseMilliseconds: 1_000)))
+        #expect(message(c.kernelGeneralQueryMLDv1) == .query(MembershipQuery(version: 1, group: nil, maxResponseMilliseconds: 10_000)))
+        #expect(message(c.mldv2ReportToEx) == .recordReport(version: 2, records: [GroupRecord(type: 4, group: Packets.group("ff0e::1:2"), sourceCount: 0)]))
+        #expect(message(c.mldv2ReportToIn) == .recordReport(version: 2, records: [GroupRecord(type: 3, group: Packets.group("ff0e::1:2"), sourceCount: 0)]))
+        #expect(message(c.kernelGroupQueryMLDv2) == .query(MembershipQuery(version: 2, group: Packets.group("ff0e::1:2"), maxResponseMilliseconds: 1_000, robustness: 2, queryIntervalSeconds: 125)))
+        // Our encoder lays out an IGMPv2 general query as the kernel does (MACs aside).
+        let ours = QueryEncoder.igmpQuery(version: 2, source: MACAddress(rawValue: 0x22FB_C9F6_BD43), sourceAddress: IPAddress(ipv4: 0), group: nil, maxResponseMilliseconds: 10_000, robustness: 2, queryIntervalSeconds: 125)
+        #expect(ours == c.kernelGeneralQueryV2)
+        // The classifier sorts them as the kernel does.
+        for f in [c.igmpv2Report, c.igmpv3ReportToEx, c.mldv1Report, c.mldv2ReportToIn] {
+            #expect(f.withUnsafeBytes { MulticastClassifier.classify(frame: $0).kind } == .report)
+        }
+        for f in [c.igmpv2Leave, c.kernelGroupQueryV2, c.mldv1Done, c.kernelGroupQueryMLDv2] {
+            #expect(f.withUnsafeBytes { MulticastClassifier.classify(frame: $0).kind } == .control)
+        }
+    }
+
     @Test func encoderOutputParses() throws {
         let mac = MACAddress(rawValue: 0x0200_0000_00AA)
         for version in [2, 3] {
