@@ -22,6 +22,8 @@ public func swbridgeFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> 
     }
     // rtnetlink datagrams (link events the bridge acts on): parse or throw, never trap.
     _ = try? NetlinkParser.linkEvents(in: input)
+    // IGMP/MLD: the classifier, the parsers, a snooper and the multicast table (MulticastFuzz.swift).
+    if failures.isEmpty { failures += MulticastFuzz.run(input) }
     if !failures.isEmpty {
         fatalError("invariant broken: " + failures.prefix(5).joined(separator: "; "))
     }

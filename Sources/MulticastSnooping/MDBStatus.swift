@@ -9,7 +9,9 @@
 // Entries learned by snooping are `temp`, as the kernel prints them; `vid` is shown when the
 // VLAN is not 0 (VLAN filtering off).
 
+#if !SWBRIDGE_FUZZ_SINGLE_MODULE
 import BridgeCore
+#endif
 
 /// The snooper's state for `mdb show`.
 public struct MDBStatus: Codable, Sendable, Equatable {

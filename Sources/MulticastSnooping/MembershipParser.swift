@@ -21,7 +21,9 @@
 // with no sources), which is a leave (as the kernel bridge does in IGMPv2/MLDv1 mode).
 // Nothing here traps: every read is bounds-checked, every length is checked before use.
 
+#if !SWBRIDGE_FUZZ_SINGLE_MODULE
 import BridgeCore
+#endif
 
 /// An IPv4 or IPv6 unicast (or unspecified) address: a query's source, a querier.
 public struct IPAddress: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {

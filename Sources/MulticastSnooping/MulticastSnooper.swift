@@ -47,7 +47,9 @@
 // Threading: one thread owns a snooper (the wiring's control thread); it is the table's only
 // writer. Forwarding threads read the table only.
 
+#if !SWBRIDGE_FUZZ_SINGLE_MODULE
 import BridgeCore
+#endif
 
 /// Something the log should say.
 public enum SnoopingEvent: Equatable, Sendable, CustomStringConvertible {

@@ -11,7 +11,9 @@
 //   ff02::1 or the group; MLDv1 (24 bytes) or MLDv2 (28 bytes). ICMPv6 checksum over the
 //   pseudo-header.
 
+#if !SWBRIDGE_FUZZ_SINGLE_MODULE
 import BridgeCore
+#endif
 
 /// Builds query frames; see the file comment.
 public enum QueryEncoder {

@@ -10,7 +10,9 @@
 //   group membership interval     = robustness × query interval + query response interval (260 s)
 //   other querier present interval = robustness × query interval + query response interval / 2 (255 s)
 
+#if !SWBRIDGE_FUZZ_SINGLE_MODULE
 import BridgeCore
+#endif
 
 /// How a port takes part in router-port detection: the kernel's `mcast_router` values.
 public enum MulticastRouterMode: Int, Sendable, Codable, CaseIterable {
