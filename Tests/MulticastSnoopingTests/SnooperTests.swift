@@ -200,7 +200,7 @@ import Testing
     }
 
     @Test func fastLeaveRemovesAtOnce() throws {
-        var clock = TestClock()
+        let clock = TestClock()
         let s = try snooper(querier: true, clock: clock)
         _ = s.setPort(2, flags: MulticastPortFlags(fastLeave: true), now: clock.now)
         _ = s.tick(now: clock.now)
