@@ -31,6 +31,8 @@ enum MulticastFuzz {
         return try! MulticastSnooper(configuration: c, now: Timestamp(milliseconds: clock))
     }()
 
+    static let modelTable = MulticastGroupTable(maxGroups: 8)
+
     static func run(_ input: UnsafeRawBufferPointer) -> [String] {
         var failures: [String] = []
         let exact = UnsafeMutableRawBufferPointer.allocate(byteCount: input.count, alignment: 1)
@@ -79,7 +81,10 @@ enum MulticastFuzz {
 
     /// Operations of 3 bytes [op/vlan, group, port] on an 8-group table, against a dictionary.
     static func tableModel(_ b: UnsafeRawBufferPointer) -> [String] {
-        let t = MulticastGroupTable(maxGroups: 8)
+        // One table for all inputs, emptied each time: a new one would allocate and zero its
+        // per-VLAN arrays (0.6 MB) per input.
+        let t = modelTable
+        t.removeAll()
         var model: [Int: MulticastPortSet] = [:]
         var i = 0
         while i + 3 <= b.count && i < 300 {
