@@ -366,9 +366,10 @@ public final class MulticastSnooper {
             state.otherQuerierExpires = expires
             schedule(expires)
             queriers[fk] = state
-            // RFC 4541 2.1.1: queries from 0.0.0.0 are proxies, not routers.
-            if !source.isUnspecified { markRouter(port: port, vlan: vlan, now: now) }
         }
+        // RFC 4541 2.1.1: a port where queries are heard leads to a router (also one that loses
+        // the election to us); queries from 0.0.0.0 are proxies, not routers.
+        if !source.isUnspecified { markRouter(port: port, vlan: vlan, now: now) }
         if let group = q.group {
             let key = GroupKey(vlan: vlan, group: group)
             let limit = now &+ UInt64(configuration.lastMemberCount) &* q.maxResponseMilliseconds
