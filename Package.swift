@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "CLinuxPacket"),
         // 802.1D-2004 RSTP with STP compatibility: BPDU codec and state machines, pure (no syscalls, no clock).
         .target(name: "SpanningTree", dependencies: ["BridgeCore"], swiftSettings: strict),
+        // IGMP/MLD snooping and the querier: pure protocol logic over BridgeCore's multicast table.
+        .target(name: "MulticastSnooping", dependencies: ["BridgeCore"], swiftSettings: strict),
         // One syscall wrapper and one error type (errno captured at once, EINTR retried).
         .target(name: "SystemCalls", swiftSettings: strict),
         // The control protocol, its client, server and text formatting: what `swbridge fdb show`
@@ -76,6 +78,7 @@ let package = Package(
         ),
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"], swiftSettings: strict),
         .testTarget(name: "SpanningTreeTests", dependencies: ["SpanningTree", "BridgeCore"], swiftSettings: strict),
+        .testTarget(name: "MulticastSnoopingTests", dependencies: ["MulticastSnooping", "BridgeCore"], swiftSettings: strict),
         .testTarget(name: "BridgeServiceTests", dependencies: ["BridgeService", "BridgeControl", "BridgeCore"], swiftSettings: strict),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit", "BridgeCore", "PacketIO"], swiftSettings: strict),
         .testTarget(

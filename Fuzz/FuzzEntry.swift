@@ -25,6 +25,8 @@ public func swbridgeFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> 
     _ = try? NetlinkParser.linkEvents(in: input)
     // BPDUs (SpanningTree): parse or throw, re-encode to the same value, and drive a bridge.
     if failures.isEmpty { failures += BPDUFuzz.check(input) }
+    // IGMP/MLD: the classifier, the parsers, a snooper and the multicast table (MulticastFuzz.swift).
+    if failures.isEmpty { failures += MulticastFuzz.run(input) }
     if !failures.isEmpty {
         fatalError("invariant broken: " + failures.prefix(5).joined(separator: "; "))
     }

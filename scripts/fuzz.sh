@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
 
-# Builds the libFuzzer target over the frame parser, the forwarding engine, the MAC table and
-# the rtnetlink message parser
+# Builds the libFuzzer target over the frame parser, the forwarding engine, the MAC table,
+# the rtnetlink message parser and multicast snooping (IGMP/MLD parsers, snooper, MDB table)
 # (Fuzz/FuzzEntry.swift + Tests/IntegrationTests/Support/HardeningFuzzHarness.swift + the
 # BridgeCore sources, one module, swiftc -sanitize=fuzzer,address) and runs it on the seed
 # corpus for a bounded time. Exits non-zero on a crash (an ASan report, a trap or a broken
@@ -21,6 +21,7 @@ bin="$out/fuzz-engine"
 
 sources=(Sources/BridgeCore/*.swift Sources/PacketIO/NetlinkMessage.swift Sources/PacketIO/NetlinkLinkInfo.swift
          Sources/SpanningTree/*.swift
+         Sources/MulticastSnooping/*.swift Fuzz/MulticastFuzz.swift
          Tests/IntegrationTests/Support/HardeningFuzzHarness.swift Fuzz/FuzzEntry.swift)
 newest=$(ls -t "${sources[@]}" scripts/fuzz.sh | head -1)
 if [[ ! -x "$bin" || "$newest" -nt "$bin" ]]; then

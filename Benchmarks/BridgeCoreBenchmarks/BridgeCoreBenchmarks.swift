@@ -303,6 +303,10 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { vlan.run() }
     }
 
+    // MARK: Multicast snooping's per-frame path (MulticastBenchmarks.swift)
+
+    multicastBenchmarks()
+
     // MARK: The whole pass: ports -> engine -> ports, in memory.
 
     final class PassFixture: @unchecked Sendable {
