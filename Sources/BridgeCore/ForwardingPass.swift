@@ -22,6 +22,8 @@ public final class ForwardingPass {
     @usableFromInline var received: UInt64 = 0
     /// Ports that are not nil.
     public private(set) var attached = PortMask.empty
+    /// Samples source stations for `talkers` (TalkerSampler.swift): one call per batch.
+    public let talkers = TalkerSampler()
 
     public init(engine: ForwardingEngine, ports: [(any Port)?]) {
         precondition(ports.count <= PortMask.capacity, "too many ports")
@@ -85,6 +87,7 @@ public final class ForwardingPass {
     func forward(count n: Int, now: Timestamp) {
         // The batch never exceeds maxBatch and the buffers are sized for it: cannot throw.
         try! engine.process(UnsafeBufferPointer(rebasing: frames[0..<n]), into: verdicts, now: now)
+        talkers.record(UnsafeBufferPointer(rebasing: frames[0..<n]), now: now)
         let stride = engine.maxBatch
         var used: UInt64 = 0
         for i in 0..<n {
