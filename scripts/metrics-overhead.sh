@@ -24,7 +24,7 @@ for i in $(seq 1 3); do ports="$ports --port {port$i}"; done
 scraped="cmd:(i=0; while [ \$i -lt 6000 ] && kill -0 \$\$ 2>/dev/null; do curl -s -o /dev/null --max-time 1 http://127.0.0.1:9477/metrics; sleep 0.1; i=\$((i+1)); done) & exec $bin run --name {name} --log-level warning$ports --metrics 127.0.0.1:9477"
 opts=("$@")
 [ ${#opts[@]} -gt 0 ] || opts=(--quick --trials tcp,frames)
-"$bin" bench --bridge "swbridge=$bin" --bridge "$scraped" "${opts[@]}" --output "$out/report.json" | tee "$out/table.txt"
+"$bin" bench --bridge swbridge --bridge "$scraped" "${opts[@]}" --output "$out/report.json" | tee "$out/table.txt"
 python3 - "$out/report.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -109,9 +109,6 @@ struct Run: ParsableCommand {
     func validate() throws {
         _ = try options()
         _ = try logLevelValue()
-        if let metrics {
-            do { _ = try MetricsServer.parse(metrics) } catch { throw ValidationError(error.description) }
-        }
     }
 
     /// The parsed `--log-level`.
@@ -177,6 +174,7 @@ struct Run: ParsableCommand {
             o.ring.blockSize = ((ringFrameSize * 4 + 4095) / 4096) * 4096
         }
         do { _ = try RingGeometry(o.ring) } catch { throw ValidationError("--ring-frames/--ring-frame-size: \(error)") }
+        o.metrics = metrics
         o.runDirectory = runDir
         o.dropPrivileges = !keepPrivileges
         o.defaultBackend = defaultBackend
@@ -195,6 +193,11 @@ struct Run: ParsableCommand {
                 try o.bridge.validate()
             } catch {
                 throw ValidationError("--config \(config): \(error)")
+            }
+        }
+        if let address = o.metrics {
+            do { _ = try MetricsServer.parse(address) } catch {
+                throw ValidationError(config != nil && metrics == nil ? "--config \(config ?? ""): \(error)" : error.description)
             }
         }
         if o.threads > 1 && o.backends.values.contains(.pcap) {
@@ -230,8 +233,8 @@ struct Run: ParsableCommand {
         // The metrics socket is bound while root's capabilities are still held (a port below
         // 1024 needs them); its server thread starts after the bridge dropped them.
         var metricsSocket: MetricsServer.BoundSocket? = nil
-        if let metrics {
-            do { metricsSocket = try MetricsServer.bind(metrics) } catch {
+        if let address = opts.metrics {
+            do { metricsSocket = try MetricsServer.bind(address) } catch {
                 printError(error.description)
                 throw ExitCode.failure
             }
