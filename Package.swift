@@ -31,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // `run --metrics`: the Prometheus registry and text format, served over NIOHTTP1.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(name: "BridgeCore", swiftSettings: hotPath),
@@ -55,6 +58,18 @@ let package = Package(
         // Lab topologies (namespaces, veth) for integration tests and `swbridge bench`.
         .target(name: "LabKit", swiftSettings: strict),
         .target(name: "BenchKit", dependencies: ["BridgeCore", "BridgeControl", "PacketIO", "LabKit"], swiftSettings: strict),
+        // `run --metrics`: scrape-time conversion of `stats` into Prometheus metrics and the HTTP
+        // server for them. Kept apart from BridgeService so the data plane does not link NIO.
+        .target(
+            name: "BridgeMetrics",
+            dependencies: [
+                "BridgeControl", "SystemCalls",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // The running bridge: ports, forwarding threads, the control socket.
         .target(
             name: "BridgeService",
@@ -70,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "swbridge",
             dependencies: [
-                "BridgeCore", "BridgeControl", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO",
+                "BridgeCore", "BridgeControl", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO", "BridgeMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -86,6 +101,7 @@ let package = Package(
             dependencies: ["BridgeCore", "BridgeControl", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO", "CLinuxPacket"],
             swiftSettings: strict
         ),
+        .testTarget(name: "BridgeMetricsTests", dependencies: ["BridgeMetrics", "BridgeControl"], swiftSettings: strict),
         .testTarget(name: "PacketIOTests", dependencies: ["PacketIO", "CLinuxPacket"], swiftSettings: strict),
         .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "BridgeCore", "LabKit"], swiftSettings: strict),
         .executableTarget(

@@ -21,6 +21,8 @@ public func swbridgeFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> 
     for start in 0..<min(input.count, 32) + 1 where failures.isEmpty {
         failures += ReferenceParser.check(Array(input[start...]))
     }
+    // The talker sampler reads each sampled frame's source address: the right bytes, never past the end.
+    if failures.isEmpty { failures += TalkerSamplerCheck.check(input) }
     // rtnetlink datagrams (link events the bridge acts on): parse or throw, never trap.
     _ = try? NetlinkParser.linkEvents(in: input)
     // BPDUs (SpanningTree): parse or throw, re-encode to the same value, and drive a bridge.
@@ -107,5 +109,20 @@ enum BPDUFuzz {
             }
         }
         return failures
+/// TalkerSampler over one frame (an exact-size copy of the input, so ASan sees an over-read),
+/// sampling every frame: a source address for frames of 12 bytes or more, nothing for shorter.
+enum TalkerSamplerCheck {
+    static func check(_ input: UnsafeRawBufferPointer) -> [String] {
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: input.count, alignment: 1)
+        defer { copy.deallocate() }
+        if !input.isEmpty { copy.copyMemory(from: input) }
+        let sampler = TalkerSampler(every: 1, capacity: 2)
+        let frame = [ReceivedFrame(bytes: UnsafeRawBufferPointer(copy), port: input.count % 70)]
+        frame.withUnsafeBufferPointer { sampler.record($0, now: Timestamp(milliseconds: 7)) }
+        let got = sampler.samples().samples
+        guard input.count >= 12 else { return got.isEmpty ? [] : ["talkers: sampled a \(input.count)-byte frame"] }
+        let mac = MACAddress(rawValue: input[6..<12].reduce(0) { $0 << 8 | UInt64($1) })
+        let want = TalkerSampler.Sample(mac: mac, port: input.count % 70, length: min(input.count, 0xF_FFFF), time: Timestamp(milliseconds: 7))
+        return got == [want] ? [] : ["talkers: \(got) for a \(input.count)-byte frame, want \(want)"]
     }
 }

@@ -16,7 +16,7 @@
 # The binary itself stays in .build/release/swbridge (completions apply to `swbridge` on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=(iproute2 iputils-ping ethtool iperf3 tcpdump procps libpcap-dev)
+need=(iproute2 iputils-ping ethtool iperf3 tcpdump procps libpcap-dev curl tmux)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,6 +26,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The metrics tests parse /metrics with a real Prometheus text-format parser (PyPI's).
+if ! python3 -c 'import prometheus_client.parser' 2>/dev/null; then
+  echo "setup: installing prometheus-client (pip)" >&2
+  python3 -m pip install -q prometheus-client
 fi
 debug=0; docs=1
 for arg in "$@"; do

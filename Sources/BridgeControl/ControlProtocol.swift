@@ -157,6 +157,8 @@ public enum ControlRequest: Equatable, Sendable {
     case bridgeSet(BridgeSettings)
     /// Re-reads the configuration file and applies the difference (`check`: only reports it).
     case reload(check: Bool)
+    /// The busiest source stations by sampled frames/s, at most `limit` (`swbridge top`).
+    case talkers(limit: Int)
 
     /// The command's wire name, also used in logs.
     public var command: String {
@@ -178,6 +180,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .vlanShow: return "vlan-show"
         case .bridgeSet: return "bridge-set"
         case .reload: return "reload"
+        case .talkers: return "talkers"
         }
     }
 }
@@ -303,7 +306,7 @@ public struct CaptureStatus: Codable, Equatable, Sendable {
 }
 
 extension ControlRequest: Codable {
-    private enum CodingKeys: String, CodingKey { case command, mac, dev, vlan, capture, id, settings, check }
+    private enum CodingKeys: String, CodingKey { case command, mac, dev, vlan, capture, id, settings, check, limit }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -334,6 +337,7 @@ extension ControlRequest: Codable {
         case "vlan-show": self = .vlanShow(dev: try c.decodeIfPresent(String.self, forKey: .dev))
         case "bridge-set": self = .bridgeSet(try c.decode(BridgeSettings.self, forKey: .settings))
         case "reload": self = .reload(check: try c.decode(Bool.self, forKey: .check))
+        case "talkers": self = .talkers(limit: try c.decode(Int.self, forKey: .limit))
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown command '\(command)'")
         }
@@ -371,6 +375,8 @@ extension ControlRequest: Codable {
             try c.encode(settings, forKey: .settings)
         case .reload(let check):
             try c.encode(check, forKey: .check)
+        case .talkers(let limit):
+            try c.encode(limit, forKey: .limit)
         }
     }
 }
@@ -422,6 +428,41 @@ public enum ControlResult: Equatable, Sendable {
     case vlans([VLANRow])
     /// For `reload`: the difference, one line per change, and whether it was applied.
     case reload(ReloadReport)
+    /// For `talkers`.
+    case talkers(TalkersReport)
+}
+
+/// The busiest source stations, estimated from sampled frames (TalkerSampler.swift).
+public struct TalkersReport: Codable, Equatable, Sendable {
+    /// The time the estimates cover at most, seconds.
+    public var windowSeconds: Double
+    /// One received frame in this many is sampled.
+    public var sampleEvery: Int
+    /// Busiest first.
+    public var talkers: [TalkerRow]
+
+    public init(windowSeconds: Double, sampleEvery: Int, talkers: [TalkerRow]) {
+        self.windowSeconds = windowSeconds
+        self.sampleEvery = sampleEvery
+        self.talkers = talkers
+    }
+}
+
+/// One source station of `talkers`.
+public struct TalkerRow: Codable, Equatable, Sendable {
+    /// `aa:bb:cc:dd:ee:ff`, lower case.
+    public var mac: String
+    /// The port it sends on.
+    public var dev: String
+    public var framesPerSecond: Double
+    public var bitsPerSecond: Double
+
+    public init(mac: String, dev: String, framesPerSecond: Double, bitsPerSecond: Double) {
+        self.mac = mac
+        self.dev = dev
+        self.framesPerSecond = framesPerSecond
+        self.bitsPerSecond = bitsPerSecond
+    }
 }
 
 /// The other end of a veth port.
@@ -475,7 +516,7 @@ public struct ReloadReport: Codable, Equatable, Sendable {
 }
 
 extension ControlResult: Codable {
-    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed, capture, vlans, reload }
+    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed, capture, vlans, reload, talkers }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -488,6 +529,7 @@ extension ControlResult: Codable {
         case "capture": self = .capture(try c.decode(CaptureStatus.self, forKey: .capture))
         case "vlans": self = .vlans(try c.decode([VLANRow].self, forKey: .vlans))
         case "reload": self = .reload(try c.decode(ReloadReport.self, forKey: .reload))
+        case "talkers": self = .talkers(try c.decode(TalkersReport.self, forKey: .talkers))
         default:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown result kind '\(kind)'")
         }
@@ -517,6 +559,9 @@ extension ControlResult: Codable {
         case .reload(let report):
             try c.encode("reload", forKey: .kind)
             try c.encode(report, forKey: .reload)
+        case .talkers(let report):
+            try c.encode("talkers", forKey: .kind)
+            try c.encode(report, forKey: .talkers)
         }
     }
 }

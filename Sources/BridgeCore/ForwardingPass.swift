@@ -34,6 +34,8 @@ public final class ForwardingPass {
     @usableFromInline var rotation = 0
     /// Ports that are not nil.
     public private(set) var attached = PortSet.empty
+    /// Samples source stations for `talkers` (TalkerSampler.swift): one call per batch.
+    public let talkers = TalkerSampler()
 
     public init(engine: ForwardingEngine, ports: [(any Port)?]) {
         precondition(ports.count <= PortSet.capacity, "too many ports")
@@ -179,6 +181,7 @@ public final class ForwardingPass {
     func forward(count n: Int, now: Timestamp) {
         // The batch never exceeds maxBatch and the buffers are sized for it: cannot throw.
         try! engine.process(UnsafeBufferPointer(rebasing: frames[0..<n]), into: verdicts, now: now)
+        talkers.record(UnsafeBufferPointer(rebasing: frames[0..<n]), now: now)
         let c = engine.compiled
         var usedCount = 0
         for i in 0..<n {

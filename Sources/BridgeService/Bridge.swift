@@ -78,6 +78,9 @@ public struct BridgeOptions: Sendable {
     public var configFile: String?
     /// Static entries to add at start (from the configuration file).
     public var staticFDB: [ConfiguredStaticEntry] = []
+    /// `--metrics` / `metrics:` (ADDR:PORT): served by the command line (BridgeMetrics); kept
+    /// here so that `reload` sees a change of it (a restart applies it).
+    public var metrics: String?
 
     public init() {}
 }

@@ -39,6 +39,7 @@ public struct ConfigDiff: Equatable, Sendable {
         let target = file.applied(to: BridgeOptions.reloadBase(running))
         if target.name != running.name { needsRestart.append("name") }
         if target.threads != running.threads { needsRestart.append("threads") }
+        if target.metrics != running.metrics { needsRestart.append("metrics") }
         if target.table.maxLearned != running.table.maxLearned { needsRestart.append("max_learned") }
         if target.table.maxStatic != running.table.maxStatic { needsRestart.append("max_static") }
         if target.bridge.vlanProtocol != running.bridge.vlanProtocol { needsRestart.append("vlan_protocol") }

@@ -83,6 +83,8 @@ public struct BridgeFile: Equatable, Sendable {
     public var groupForwardMask: UInt16?
     public var threads: Int?
     public var backend: PortBackend?
+    /// `metrics: 127.0.0.1:9477`: where `run` serves Prometheus metrics.
+    public var metrics: String?
     public var ports: [ConfiguredPort] = []
     public var staticFDB: [ConfiguredStaticEntry] = []
 
@@ -99,6 +101,7 @@ public struct BridgeFile: Equatable, Sendable {
         if let vlanProtocol { o.bridge.vlanProtocol = vlanProtocol }
         if let groupForwardMask { o.bridge.groupForwardMask = groupForwardMask }
         if let threads { o.threads = threads }
+        if let metrics { o.metrics = metrics }
         let defaultBackend = backend ?? .afPacket
         for p in ports {
             o.bridge.ports.append(p.port)
@@ -151,7 +154,7 @@ public enum ConfigFile {
 private struct Reader {
     static let bridgeKeys: Set<String> = [
         "name", "ageing", "max_learned", "max_static", "vlan_filtering", "vlan_protocol", "group_fwd_mask", "threads",
-        "backend", "ports", "static_fdb",
+        "backend", "ports", "static_fdb", "metrics",
     ]
     static let portKeys = Set([
         "name", "pvid", "vlans", "untagged", "state", "backend", "bcast_limit", "mcast_limit", "unknown_limit",
@@ -235,6 +238,7 @@ private struct Reader {
                 f.groupForwardMask = m
             case "threads": f.threads = try int(v, key, 1...16)
             case "backend": f.backend = try backend(v, key)
+            case "metrics": f.metrics = try string(v, key)
             case "ports":
                 guard case .sequence(let seq) = v else { throw fail(v, key, "expected a list of ports") }
                 var names: Set<String> = []

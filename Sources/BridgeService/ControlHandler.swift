@@ -30,6 +30,15 @@ protocol ControlledBridge: AnyObject, Sendable {
     func reconfigure(_ change: (inout BridgeConfiguration) throws(BridgeError) -> Void) throws(BridgeError)
     /// Re-reads the configuration file; applies the difference unless `check`.
     func reload(check: Bool) throws(BridgeError) -> ReloadReport
+    /// The busiest source stations, from the workers' samplers.
+    func talkers(limit: Int, now: Timestamp) -> TalkersReport
+}
+
+extension ControlledBridge {
+    /// A bridge without samplers (test fakes) has no talkers to report.
+    func talkers(limit: Int, now: Timestamp) -> TalkersReport {
+        TalkersReport(windowSeconds: 0, sampleEvery: 0, talkers: [])
+    }
 }
 
 struct ControlHandler: Sendable {
@@ -134,6 +143,9 @@ struct ControlHandler: Sendable {
             if settings.ageing != nil { return .failure("the ageing time changes only with a restart (or reload with a restart)") }
             guard let filtering = settings.vlanFiltering else { return .success(nil) }
             return run { () throws(BridgeError) in try bridge.reconfigure { $0.vlanFiltering = filtering } }
+        case .talkers(let limit):
+            guard (1...1000).contains(limit) else { return .failure("talkers: limit must be 1...1000") }
+            return .success(.talkers(bridge.talkers(limit: limit, now: now)))
         case .reload(let check):
             do {
                 return .success(.reload(try bridge.reload(check: check)))

@@ -62,6 +62,8 @@ final class ForwardingWorker: @unchecked Sendable {
     let engine: ForwardingEngine
     let counters: CounterBlock
     private let forwarder: ForwardingPass
+    /// This thread's source-station sampler (read by the control thread).
+    var talkers: TalkerSampler { forwarder.talkers }
     private var ports: [(any PortSocket)?]
     private let busyPoll: Bool
     /// How long to keep reading the rings after traffic instead of sleeping (SpinPolicy.swift).

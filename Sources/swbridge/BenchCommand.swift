@@ -51,7 +51,23 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Write the plot (SVG) to FILE.")
     var plot: String?
 
+    @Option(name: .long, help: "Write one self-contained HTML page (table, plots, every trial; nothing fetched) to FILE.")
+    var html: String?
+
+    @Option(name: .long, help: ArgumentHelp("Measure nothing: read the report of an earlier run (its --output JSON) and write the table, --plot and --html from it.", valueName: "JSON"))
+    var from: String?
+
     func run() throws {
+        if let from {
+            let report: CompareReport
+            do {
+                report = try JSONDecoder().decode(CompareReport.self, from: Data(contentsOf: URL(fileURLWithPath: from)))
+            } catch {
+                throw ValidationError("--from \(from): not a bench report (\(error))")
+            }
+            try write(report)
+            return
+        }
         var specs: [BridgeSpec] = []
         do {
             specs = try (bridges.isEmpty ? ["kernel", "swbridge"] : bridges).map { text throws(BenchError) in try BridgeSpec.parse(text) }
@@ -98,6 +114,11 @@ struct Bench: ParsableCommand {
         }
         Lab.waitForSignalTeardown()
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        try write(report)
+    }
+
+    /// The table on stdout, then the files asked for.
+    private func write(_ report: CompareReport) throws {
         print(report.table())
         if let output {
             try report.json().write(to: URL(fileURLWithPath: output))
@@ -106,6 +127,10 @@ struct Bench: ParsableCommand {
         if let plot {
             try Data(report.svg().utf8).write(to: URL(fileURLWithPath: plot))
             print("plot: \(plot)")
+        }
+        if let html {
+            try Data(report.html().utf8).write(to: URL(fileURLWithPath: html))
+            print("HTML: \(html)")
         }
     }
 }

@@ -7,6 +7,7 @@ import ArgumentParser
 import Foundation
 import BridgeCore
 import BridgeControl
+import BridgeMetrics
 import BridgeService
 import Logging
 import PacketIO
@@ -90,6 +91,11 @@ struct Run: ParsableCommand {
             completion: .list(["trace", "debug", "info", "notice", "warning", "error", "critical"]))
     var logLevel: String = "info"
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Serve Prometheus metrics at http://ADDR:PORT/metrics (in the bridge's network namespace), e.g. 127.0.0.1:9477. Off by default.",
+        valueName: "ADDR:PORT"))
+    var metrics: String?
+
     @Option(name: .long, help: .hidden)
     var runDir: String = ControlServer.defaultRunDirectory
 
@@ -168,6 +174,7 @@ struct Run: ParsableCommand {
             o.ring.blockSize = ((ringFrameSize * 4 + 4095) / 4096) * 4096
         }
         do { _ = try RingGeometry(o.ring) } catch { throw ValidationError("--ring-frames/--ring-frame-size: \(error)") }
+        o.metrics = metrics
         o.runDirectory = runDir
         o.dropPrivileges = !keepPrivileges
         o.defaultBackend = defaultBackend
@@ -186,6 +193,11 @@ struct Run: ParsableCommand {
                 try o.bridge.validate()
             } catch {
                 throw ValidationError("--config \(config): \(error)")
+            }
+        }
+        if let address = o.metrics {
+            do { _ = try MetricsServer.parse(address) } catch {
+                throw ValidationError(config != nil && metrics == nil ? "--config \(config ?? ""): \(error)" : error.description)
             }
         }
         if o.threads > 1 && o.backends.values.contains(.pcap) {
@@ -218,12 +230,32 @@ struct Run: ParsableCommand {
         guard geteuid() == 0 else {
             throw ValidationError("swbridge run needs root (CAP_NET_RAW and CAP_NET_ADMIN) to open AF_PACKET sockets")
         }
+        // The metrics socket is bound while root's capabilities are still held (a port below
+        // 1024 needs them); its server thread starts after the bridge dropped them.
+        var metricsSocket: MetricsServer.BoundSocket? = nil
+        if let address = opts.metrics {
+            do { metricsSocket = try MetricsServer.bind(address) } catch {
+                printError(error.description)
+                throw ExitCode.failure
+            }
+        }
         let bridge: Bridge
         do {
             bridge = try Bridge(options: opts, logger: logger)
         } catch {
             printError("\(error)")
             throw ExitCode.failure
+        }
+        var metricsServer: MetricsServer?
+        if let socket = metricsSocket {
+            do {
+                metricsServer = try MetricsServer(socket: socket, exporter: MetricsExporter { bridge.statisticsReport() })
+                logger.info("metrics: http://\(metricsServer?.address ?? "")/metrics")
+            } catch {
+                printError("--metrics: \(error)")
+                bridge.close()
+                throw ExitCode.failure
+            }
         }
         signal(SIGINT) { _ in stopSignal.store(1, ordering: .relaxed) }
         signal(SIGTERM) { _ in stopSignal.store(1, ordering: .relaxed) }
@@ -240,6 +272,7 @@ struct Run: ParsableCommand {
         bridge.run(
             stopWhen: { stopSignal.load(ordering: .relaxed) != 0 },
             reloadWhen: { reloadSignal.exchange(0, ordering: .relaxed) != 0 })
+        metricsServer?.shutdown()
         print(ControlFormatting.stats(bridge.statisticsReport()))
         bridge.close()
     }
