@@ -109,6 +109,9 @@ enum BPDUFuzz {
             }
         }
         return failures
+    }
+}
+
 /// TalkerSampler over one frame (an exact-size copy of the input, so ASan sees an over-read),
 /// sampling every frame: a source address for frames of 12 bytes or more, nothing for shorter.
 enum TalkerSamplerCheck {
