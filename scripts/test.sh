@@ -19,5 +19,5 @@ swift test --skip-build --skip IntegrationTests
 # The serial pass also asserts the wall-clock bounds (SIGTERM within 2 s, a paced rate within
 # 10%, ...) that a parallel run on a loaded machine cannot promise: there they are printed only.
 SWBRIDGE_TIMING_BOUNDS=1 swift test --skip-build --filter 'IntegrationTests|TrafficGeneratorTests|VethSmokeTests|PcapMirrorTests|ControlServerTests' --no-parallel
-swift test --sanitize=thread --scratch-path .build-tsan --filter 'BridgeCoreTests|BridgeServiceTests'
+swift test --sanitize=thread --scratch-path .build-tsan --filter 'BridgeCoreTests|BridgeServiceTests|MulticastSnoopingTests|SpanningTreeTests'
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
