@@ -74,11 +74,6 @@ public final class ForwardingPass {
         scratchList.deallocate()
     }
 
-    /// TX queue memory allocated so far (bytes): it follows the ports ever attached.
-    public var queueBytes: Int {
-        (0..<PortSet.capacity).reduce(0) { $0 + (txQueues[$1] == nil ? 0 : engine.maxBatch * MemoryLayout<EgressFrame>.stride) }
-    }
-
     /// Attaches (or, with nil, detaches) the port at `index`. Between passes only.
     public func setPort(_ index: Int, _ port: (any Port)?) {
         precondition(index >= 0 && index < PortSet.capacity)
