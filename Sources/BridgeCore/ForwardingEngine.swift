@@ -455,8 +455,9 @@ public final class ForwardingEngine {
             let target = table.lookupPort(key: MACTable.key(dst, vid))
             if target >= 0 {
                 if target == port && bits & CompiledConfiguration.Bits.hairpin == 0 { return dropped(counters, port, .sameSegment) }
+                // Without VLAN filtering every port is a member: no row to read.
                 guard target < c.portCount, c.portBits[target] & CompiledConfiguration.Bits.forwarding != 0,
-                    c.isMember(row: row, port: target),
+                    !c.vlanFiltering || c.isMember(row: row, port: target),
                     bits & CompiledConfiguration.Bits.isolated == 0 || c.portBits[target] & CompiledConfiguration.Bits.isolated == 0
                 else { return dropped(counters, port, .egressBlocked) }
                 verdict.unicastPort = Int32(truncatingIfNeeded: target)
