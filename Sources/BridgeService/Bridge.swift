@@ -409,17 +409,19 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     private func handleLinkEvents(_ monitor: LinkMonitor) {
         let events = (try? monitor.drain()) ?? [.resyncNeeded]
         var names: Set<String> = []
+        var changed: Set<Int32> = []
         var deleted: Set<Int32> = []
         var all = false
         for e in events {
             switch e {
-            case .newLink(let info): names.insert(info.name)
+            case .newLink(let info):
+                names.insert(info.name)
+                changed.insert(info.index)
             case .deletedLink(let index, _): deleted.insert(index)
             case .resyncNeeded: all = true
             }
         }
         // A port's interface changed (MTU, state, name): the workers read its MTU again.
-        let changed = Set(events.compactMap { e -> Int32? in if case .newLink(let info) = e { return info.index } else { return nil } })
         if !changed.isEmpty {
             let ports = live.withLock { s in s.runtime.indices.filter { s.runtime[$0].attached && changed.contains(s.runtime[$0].ifindex) } }
             for i in ports { for w in workers { w.send(.refreshMTU(index: i)) } }

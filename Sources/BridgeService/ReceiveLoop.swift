@@ -56,7 +56,8 @@ struct ReceiveLoop {
             got += n
             last = batchDone(since: last)
         }
-        if got > 0 && !busyPoll && spin.trafficAfterWakeUp(at: MonotonicClock.now()) {
+        // `last`: when the last batch finished, a moment ago (no second clock read).
+        if got > 0 && !busyPoll && spin.trafficAfterWakeUp(at: last) {
             spinAfterTraffic(interrupted: interrupted)
         }
         return got
