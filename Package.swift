@@ -46,7 +46,8 @@ let package = Package(
         .target(name: "SystemCalls", swiftSettings: strict),
         // The control protocol, its client, server and text formatting: what `swbridge fdb show`
         // needs, without the data plane or libpcap.
-        .target(name: "BridgeControl", dependencies: ["BridgeCore", "SystemCalls"], swiftSettings: strict),
+        // The protocol carries `stp show` and `mdb show` snapshots as the protocol cores define them.
+        .target(name: "BridgeControl", dependencies: ["BridgeCore", "SystemCalls", "SpanningTree", "MulticastSnooping"], swiftSettings: strict),
         // libpcap's headers (Debian libpcap-dev); PcapIO holds every pcap call.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .target(name: "PcapIO", dependencies: ["BridgeCore", "CPcap"], swiftSettings: strict),
@@ -74,8 +75,8 @@ let package = Package(
         .target(
             name: "BridgeService",
             dependencies: [
-                "BridgeCore", "BridgeControl", "PacketIO", "PcapIO", "CLinuxPacket", "SystemCalls",
-                .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+                "BridgeCore", "BridgeControl", "PacketIO", "PcapIO", "CLinuxPacket", "SystemCalls", "SpanningTree",
+                "MulticastSnooping", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: hotPath
         ),

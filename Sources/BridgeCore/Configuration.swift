@@ -12,6 +12,14 @@ public enum PortState: UInt8, Sendable, CustomStringConvertible {
     public var description: String { self == .disabled ? "disabled" : "forwarding" }
 }
 
+/// What the spanning tree lets a port do (802.1D-2004 17.7): a discarding port neither learns
+/// nor forwards, a learning port learns but does not forward. Without a spanning tree (and in
+/// the configuration a user writes) every port is `.forwarding`; the running bridge sets it
+/// from its spanning tree's state when it compiles the engines' configuration.
+public enum SpanningTreeGate: UInt8, Hashable, Sendable {
+    case discarding, learning, forwarding
+}
+
 /// Per-port behaviour flags, named as `bridge link set` names them.
 public struct PortFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt8
@@ -109,6 +117,8 @@ public struct PortConfiguration: Hashable, Sendable {
     public var untaggedVLANs: VLANSet
     /// Storm control: the most floods this port may start per second, per class.
     public var stormControl: StormControl
+    /// The spanning tree's state of the port (`.forwarding` without one).
+    public var spanningTree: SpanningTreeGate = .forwarding
 
     public init(
         name: String, state: PortState = .forwarding, flags: PortFlags = .defaults,
@@ -158,6 +168,12 @@ public struct BridgeConfiguration: Hashable, Sendable {
     /// Linux's `group_fwd_mask`: bit N lets `01:80:c2:00:00:0N` be forwarded. Bits 0-2 (STP,
     /// pause, LACP) can never be set.
     public var groupForwardMask: UInt16
+    /// A spanning tree runs: BPDUs (to 01:80:c2:00:00:00) are handed to it (`Verdict.punt`)
+    /// besides being dropped as link-local.
+    public var spanningTree = false
+    /// Multicast snooping runs: IGMP/MLD frames are handed to the snooper and group traffic
+    /// follows the engine's `MulticastGroupTable` while a querier is present.
+    public var multicastSnooping = false
 
     public init(ports: [PortConfiguration] = [], vlanFiltering: Bool = false, vlanProtocol: UInt16 = EtherType.vlan, groupForwardMask: UInt16 = 0) {
         self.ports = ports

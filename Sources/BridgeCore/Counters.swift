@@ -21,6 +21,13 @@ public struct PortCounters: Equatable, Sendable {
     public var txBytes: UInt64 = 0
     /// Frames the transport could not send (queue full, errors) after its retries.
     public var txDropped: UInt64 = 0
+    /// Multicast frames received here and sent by snooping (to a group's members and the
+    /// router ports) rather than flooded.
+    public var snooped: UInt64 = 0
+    /// Control frames received here (BPDUs, IGMP/MLD) handed to the bridge's control plane.
+    public var punted: UInt64 = 0
+    /// Control frames received here that the control plane's queue had no room for.
+    public var puntDropped: UInt64 = 0
     /// Frames received here and dropped, by reason (indexed by `DropReason.rawValue`).
     public var dropped: [UInt64] = Array(repeating: 0, count: DropReason.allCases.count)
 
@@ -38,6 +45,9 @@ public struct PortCounters: Equatable, Sendable {
         a.txFrames += b.txFrames
         a.txBytes += b.txBytes
         a.txDropped += b.txDropped
+        a.snooped += b.snooped
+        a.punted += b.punted
+        a.puntDropped += b.puntDropped
         for i in a.dropped.indices { a.dropped[i] += b.dropped[i] }
     }
 }
@@ -45,7 +55,7 @@ public struct PortCounters: Equatable, Sendable {
 /// Single-writer counters for `ports` ports, plus one row for frames whose port is unknown.
 public final class CounterBlock: @unchecked Sendable {
     @usableFromInline enum Field: Int {
-        case rxFrames, rxBytes, forwarded, flooded, txFrames, txBytes, txDropped
+        case rxFrames, rxBytes, forwarded, flooded, txFrames, txBytes, txDropped, snooped, punted, puntDropped
         case firstDrop
     }
     @usableFromInline static let stride = Field.firstDrop.rawValue + DropReason.allCases.count
@@ -103,8 +113,16 @@ public final class CounterBlock: @unchecked Sendable {
         c.txFrames = v(Field.txFrames.rawValue)
         c.txBytes = v(Field.txBytes.rawValue)
         c.txDropped = v(Field.txDropped.rawValue)
+        c.snooped = v(Field.snooped.rawValue)
+        c.punted = v(Field.punted.rawValue)
+        c.puntDropped = v(Field.puntDropped.rawValue)
         for r in DropReason.allCases { c.dropped[Int(r.rawValue)] = v(Field.firstDrop.rawValue + Int(r.rawValue)) }
         return c
+    }
+
+    /// Counts a control frame of `port` handed to the control plane, or refused for want of room.
+    @inlinable public func countPunted(port: Int, accepted: Bool) {
+        add(port, accepted ? .punted : .puntDropped, 1)
     }
 
     /// The row of frames whose ingress port index was out of range.

@@ -32,6 +32,10 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case noFloodTarget
     /// A flood over the port's storm-control rate.
     case stormControl
+    /// The spanning tree has the ingress port discarding (blocked).
+    case stpDiscarding
+    /// The spanning tree has the ingress port learning: its sources are learned, nothing is forwarded.
+    case stpLearning
 
     /// Short identifier used in `stats` and JSON.
     public var name: String {
@@ -49,6 +53,8 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .egressBlocked: return "egress-blocked"
         case .noFloodTarget: return "no-flood-target"
         case .stormControl: return "storm-control"
+        case .stpDiscarding: return "stp-discarding"
+        case .stpLearning: return "stp-learning"
         }
     }
 
@@ -67,6 +73,8 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .egressBlocked: return "destination port disabled, isolated or not in the VLAN"
         case .noFloodTarget: return "flood found no port to send to"
         case .stormControl: return "broadcast, multicast or unknown unicast over the port's storm-control rate"
+        case .stpDiscarding: return "ingress port discarding (spanning tree)"
+        case .stpLearning: return "ingress port learning, not yet forwarding (spanning tree)"
         }
     }
 }

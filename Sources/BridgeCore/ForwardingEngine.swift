@@ -75,6 +75,9 @@ public enum FloodKind: UInt8, Sendable {
     case multicast
     /// Broadcast: ports with `bcast_flood`.
     case broadcast
+    /// Multicast snooping: a registered group's members and the router ports (any forwarding
+    /// port, whatever its `mcast_flood`), from the engine's per-frame snoop words.
+    case snooped
 }
 
 /// The engine's decision for one frame, compact: a known unicast names its port; a flood names
@@ -98,11 +101,17 @@ public struct Verdict: Equatable, Sendable {
     public var vlan: UInt16
     /// Set when dropped.
     public var dropReason: DropReason?
+    /// A control frame the control plane must also see (dropped or forwarded as well).
+    public var punt: PuntKind
+    /// `.snooped`: the frame's row in the engine's snoop words (its index in the batch).
+    @usableFromInline var snoopSlot: UInt16
 
     @inlinable
     public init(unicastPort: Int32 = -1, flood: FloodKind = .none, leavesUntagged: Bool = false, ingress: UInt16 = 0,
                 vlanRow: UInt16 = 0, tag: UInt32 = 0, tagging: VLANTagging = .unchanged, vlan: UInt16 = 0,
-                dropReason: DropReason? = nil) {
+                dropReason: DropReason? = nil, punt: PuntKind = .none) {
+        self.punt = punt
+        self.snoopSlot = 0
         self.unicastPort = unicastPort
         self.flood = flood
         self.leavesUntagged = leavesUntagged
@@ -189,12 +198,15 @@ final class CompiledConfiguration {
     @usableFromInline let wordCount: Int
     /// Per port: `Bits`.
     @usableFromInline let portBits: UnsafeMutablePointer<UInt8>
-    /// Per flood kind (FloodKind.rawValue - 1): the forwarding ports with that flood flag.
+    /// Per flood kind (FloodKind.rawValue - 1): the forwarding ports with that flood flag
+    /// (`.snooped`: every forwarding port; the snoop words choose among them).
     @usableFromInline let floodBase: UnsafeMutablePointer<UInt64>
     @usableFromInline let isolatedWords: UnsafeMutablePointer<UInt64>
     @usableFromInline let vlanFiltering: Bool
     @usableFromInline let vlanProtocol: UInt16
     @usableFromInline let groupForwardMask: UInt16
+    @usableFromInline let spanningTree: Bool
+    @usableFromInline let multicastSnooping: Bool
     /// PVID per port; 0xFFFF: none.
     @usableFromInline let pvids: UnsafeMutablePointer<UInt16>
     /// Per VLAN ID, its row in `vlanMembers` / `vlanUntagged`: 0 is the empty row (no member),
@@ -207,12 +219,18 @@ final class CompiledConfiguration {
 
     /// Per-port flag bits.
     @usableFromInline enum Bits {
+        /// Forwards: enabled and, with a spanning tree, in its forwarding state.
         @usableFromInline static let forwarding: UInt8 = 1
         @usableFromInline static let learning: UInt8 = 2
         @usableFromInline static let hairpin: UInt8 = 4
         @usableFromInline static let isolated: UInt8 = 8
         /// Some storm-control rate is set: the common case (none) costs one test.
         @usableFromInline static let storm: UInt8 = 16
+        /// Receives at all: configured enabled and its interface attached (the spanning tree
+        /// may still have it discarding or learning).
+        @usableFromInline static let enabled: UInt8 = 32
+        /// The spanning tree has it learning (says which drop reason a non-forwarding port counts).
+        @usableFromInline static let stpLearning: UInt8 = 64
     }
     @usableFromInline static let emptyRow = 0
     @usableFromInline static let allPortsRow = 1
@@ -228,8 +246,8 @@ final class CompiledConfiguration {
         pvids.initialize(repeating: 0xFFFF, count: max(ports.count, 1))
         stormRates = .allocate(capacity: max(ports.count, 1) * 3)
         stormRates.initialize(repeating: 0, count: max(ports.count, 1) * 3)
-        floodBase = .allocate(capacity: 3 * wc)
-        floodBase.initialize(repeating: 0, count: 3 * wc)
+        floodBase = .allocate(capacity: 4 * wc)
+        floodBase.initialize(repeating: 0, count: 4 * wc)
         isolatedWords = .allocate(capacity: wc)
         isolatedWords.initialize(repeating: 0, count: wc)
 
@@ -264,9 +282,12 @@ final class CompiledConfiguration {
                     bits |= Bits.storm
                 }
             }
-            let forwarding = p.state == .forwarding
+            let enabled = p.state == .forwarding
+            let forwarding = enabled && p.spanningTree == .forwarding
+            if enabled { bits |= Bits.enabled }
             if forwarding { bits |= Bits.forwarding }
-            if p.flags.contains(.learning) { bits |= Bits.learning }
+            if p.spanningTree == .learning { bits |= Bits.stpLearning }
+            if p.flags.contains(.learning) && p.spanningTree != .discarding { bits |= Bits.learning }
             if p.flags.contains(.hairpin) { bits |= Bits.hairpin }
             if p.flags.contains(.isolated) {
                 bits |= Bits.isolated
@@ -277,6 +298,7 @@ final class CompiledConfiguration {
                 if p.flags.contains(.flood) { floodBase[0 * wc + word] |= bit }
                 if p.flags.contains(.multicastFlood) { floodBase[1 * wc + word] |= bit }
                 if p.flags.contains(.broadcastFlood) { floodBase[2 * wc + word] |= bit }
+                floodBase[3 * wc + word] |= bit
             }
             if let pvid = p.pvid { pvids[i] = pvid }
             guard configuration.vlanFiltering else { continue }
@@ -291,6 +313,8 @@ final class CompiledConfiguration {
         vlanFiltering = configuration.vlanFiltering
         vlanProtocol = configuration.vlanProtocol
         groupForwardMask = configuration.groupForwardMask
+        spanningTree = configuration.spanningTree
+        multicastSnooping = configuration.multicastSnooping
     }
 
     deinit {
@@ -337,11 +361,16 @@ public final class ForwardingEngine {
     @usableFromInline var compiled: CompiledConfiguration
     /// Storm-control buckets: the bridge's, shared by all its engines (see StormBudget.swift).
     public let stormBudget: StormBudget
+    /// The bridge's MDB (written by its snooper), read when `multicastSnooping` is configured.
+    public let multicastTable: MulticastGroupTable?
+    /// Per batch slot, the egress words of a `.snooped` frame (members and router ports):
+    /// `maxBatch` rows of `PortSet.wordCount` words, valid until the next `process`.
+    @usableFromInline let snoopWords: UnsafeMutablePointer<UInt64>
 
     /// `stormBudget`: the bridge's shared budget; nil gives this engine one of its own (one
-    /// engine per bridge, tests).
+    /// engine per bridge, tests). `multicastTable`: the bridge's MDB, needed for snooping.
     public init(table: MACTable, configuration: BridgeConfiguration, maxBatch: Int = 256, counters: CounterBlock? = nil,
-                stormBudget: StormBudget? = nil) throws(ConfigurationError) {
+                stormBudget: StormBudget? = nil, multicastTable: MulticastGroupTable? = nil) throws(ConfigurationError) {
         precondition(maxBatch > 0, "maxBatch must be positive")
         try configuration.validate()
         self.table = table
@@ -350,7 +379,12 @@ public final class ForwardingEngine {
         self.configuration = configuration
         self.compiled = CompiledConfiguration(configuration)
         self.stormBudget = stormBudget ?? StormBudget()
+        self.multicastTable = multicastTable
+        snoopWords = .allocate(capacity: maxBatch * PortSet.wordCount)
+        snoopWords.initialize(repeating: 0, count: maxBatch * PortSet.wordCount)
     }
+
+    deinit { snoopWords.deallocate() }
 
     /// Compiles `configuration` into the engine's masks. Call it from the owning thread,
     /// between batches. The storm-control budget is not refilled: it belongs to the bridge.
@@ -374,21 +408,23 @@ public final class ForwardingEngine {
         let table = self.table
         let counters = self.counters
         let storm = self.stormBudget
+        let mdb = self.multicastTable
+        let words = self.snoopWords
         for i in 0..<frames.count {
-            verdicts[i] = Self.decide(frames[i], now: now, c, table, counters, storm)
+            verdicts[i] = Self.decide(frames[i], now: now, c, table, counters, storm, mdb, words, slot: i)
         }
     }
 
-    /// The decision for one frame, counted.
+    /// The decision for one frame, counted (a `.snooped` one uses batch slot 0's words).
     @inlinable
     public func decide(_ frame: ReceivedFrame, now: Timestamp) -> Verdict {
-        Self.decide(frame, now: now, compiled, table, counters, stormBudget)
+        Self.decide(frame, now: now, compiled, table, counters, stormBudget, multicastTable, snoopWords, slot: 0)
     }
 
     @inlinable @inline(__always)
     static func decide(
         _ frame: ReceivedFrame, now: Timestamp, _ c: CompiledConfiguration, _ table: MACTable, _ counters: CounterBlock,
-        _ storm: StormBudget
+        _ storm: StormBudget, _ mdb: MulticastGroupTable?, _ snoopWords: UnsafeMutablePointer<UInt64>, slot: Int
     ) -> Verdict {
         let port = frame.port
         guard port >= 0 && port < c.portCount else {
@@ -397,7 +433,7 @@ public final class ForwardingEngine {
         }
         counters.countReceived(port: port, bytes: frame.bytes.count)
         let bits = c.portBits[port]
-        guard bits & CompiledConfiguration.Bits.forwarding != 0 else { return dropped(counters, port, .portDisabled) }
+        guard bits & CompiledConfiguration.Bits.enabled != 0 else { return dropped(counters, port, .portDisabled) }
 
         // The one header parser (EthernetFrame.swift). Only the outer tag matters for
         // forwarding; a third one is refused.
@@ -447,10 +483,72 @@ public final class ForwardingEngine {
         if dst.isMulticast {
             if dst.isLinkLocalGroup {
                 let group = UInt16(dst.rawValue & 0xF)
+                if group == 0 && c.spanningTree {
+                    // A BPDU: the spanning tree reads it, in any port state; nobody forwards it.
+                    var v = dropped(counters, port, .linkLocal)
+                    v.punt = .spanningTree
+                    v.ingress = UInt16(truncatingIfNeeded: port)
+                    return v
+                }
                 guard c.groupForwardMask >> group & 1 != 0 else { return dropped(counters, port, .linkLocal) }
             }
+        }
+        // Learning but not forwarding (a spanning tree's learning or discarding state): done.
+        // One test of the flag byte already loaded.
+        if bits & CompiledConfiguration.Bits.forwarding == 0 {
+            return dropped(counters, port, bits & CompiledConfiguration.Bits.stpLearning != 0 ? .stpLearning : .stpDiscarding)
+        }
+        if dst.isMulticast {
             kind = dst.isBroadcast ? .broadcast : .multicast
             stormClass = dst.isBroadcast ? 0 : 1
+            if c.multicastSnooping && !dst.isBroadcast, let mdb {
+                let words = snoopWords + slot * PortSet.wordCount
+                let payload = UnsafeRawBufferPointer(rebasing: frame.bytes[Swift.min(header.payloadOffset, frame.bytes.count)...])
+                let cls = MulticastClassifier.classify(etherType: header.etherType, payload: payload)
+                switch cls.kind {
+                case .report:
+                    // Reports go to multicast routers only while snooping is active (the
+                    // kernel's mrouters_only), so hosts do not suppress their own reports.
+                    verdict.punt = .multicast
+                    if mdb.isSnoopingActive(vlan: vid, ipv6: cls.group.isIPv6) {
+                        for w in 0..<c.wordCount { words[w] = 0 }
+                        mdb.formUnionWithRouterPorts(vlan: vid, into: words, wordCount: c.wordCount)
+                        kind = .snooped
+                    }
+                case .control:
+                    verdict.punt = .multicast
+                case .routable:
+                    // A registered group goes to its members and the routers; an unregistered
+                    // one is flooded to `mcast_flood` ports, as the kernel's br_flood does.
+                    if mdb.isSnoopingActive(vlan: vid, ipv6: cls.group.isIPv6) {
+                        for w in 0..<c.wordCount { words[w] = 0 }
+                        if mdb.members(vlan: vid, group: cls.group, into: words, wordCount: c.wordCount) {
+                            mdb.formUnionWithRouterPorts(vlan: vid, into: words, wordCount: c.wordCount)
+                            kind = .snooped
+                        }
+                    }
+                default: break
+                }
+                if kind == .snooped {
+                    verdict.snoopSlot = UInt16(truncatingIfNeeded: slot)
+                    var any = false
+                    for w in 0..<c.wordCount {
+                        let t = c.floodWord(.snooped, row: row, ingress: port, w) & words[w]
+                        words[w] = t
+                        if t != 0 { any = true }
+                    }
+                    guard any else { return dropped(counters, port, .noFloodTarget, keeping: verdict) }
+                    if bits & CompiledConfiguration.Bits.storm != 0 {
+                        let rate = c.stormRates[port * 3 + 1]
+                        if rate != 0 && !storm.take(port * 3 + 1, rate: rate, now: now.milliseconds) {
+                            return dropped(counters, port, .stormControl, keeping: verdict)
+                        }
+                    }
+                    verdict.flood = .snooped
+                    counters.add(port, .snooped, 1)
+                    return verdict
+                }
+            }
         } else {
             let target = table.lookupPort(key: MACTable.key(dst, vid))
             if target >= 0 {
@@ -472,11 +570,11 @@ public final class ForwardingEngine {
             any = true
             break
         }
-        guard any else { return dropped(counters, port, .noFloodTarget) }
+        guard any else { return dropped(counters, port, .noFloodTarget, keeping: verdict) }
         if bits & CompiledConfiguration.Bits.storm != 0 {
             let rate = c.stormRates[port * 3 + stormClass]
             if rate != 0 && !storm.take(port * 3 + stormClass, rate: rate, now: now.milliseconds) {
-                return dropped(counters, port, .stormControl)
+                return dropped(counters, port, .stormControl, keeping: verdict)
             }
         }
         verdict.flood = kind
@@ -497,7 +595,9 @@ public final class ForwardingEngine {
         } else if v.isFlood, Int(v.ingress) < c.portCount {
             let row = Int(v.vlanRow)
             for w in 0..<c.wordCount {
-                d.egress.words[w] = c.floodWord(v.flood, row: row, ingress: Int(v.ingress), w)
+                d.egress.words[w] = v.flood == .snooped
+                    ? snoopWords[Int(v.snoopSlot) * PortSet.wordCount + w]
+                    : c.floodWord(v.flood, row: row, ingress: Int(v.ingress), w)
                 if c.vlanFiltering { d.untagged.words[w] = c.untaggedWord(row: row, w) & d.egress.words[w] }
             }
         }
@@ -508,5 +608,18 @@ public final class ForwardingEngine {
     static func dropped(_ counters: CounterBlock, _ row: Int, _ reason: DropReason) -> Verdict {
         counters.add(row, CounterBlock.Field.firstDrop.rawValue + Int(reason.rawValue), 1)
         return .drop(reason)
+    }
+
+    /// A drop that keeps what the control plane needs of `verdict` (punt, ingress, VLAN): an
+    /// IGMP report with nowhere to go is still a report.
+    @inlinable @inline(__always)
+    static func dropped(_ counters: CounterBlock, _ row: Int, _ reason: DropReason, keeping verdict: Verdict) -> Verdict {
+        var v = dropped(counters, row, reason)
+        if verdict.punt != .none {
+            v.punt = verdict.punt
+            v.ingress = verdict.ingress
+            v.vlan = verdict.vlan
+        }
+        return v
     }
 }

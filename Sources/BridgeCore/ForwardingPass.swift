@@ -36,8 +36,12 @@ public final class ForwardingPass {
     public private(set) var attached = PortSet.empty
     /// Samples source stations for `talkers` (TalkerSampler.swift): one call per batch.
     public let talkers = TalkerSampler()
+    /// Where control frames (`Verdict.punt`) are copied for the control plane; nil: nowhere
+    /// (counted as `puntDropped`).
+    public let controlFrames: ControlFrameQueue?
 
-    public init(engine: ForwardingEngine, ports: [(any Port)?]) {
+    public init(engine: ForwardingEngine, ports: [(any Port)?], controlFrames: ControlFrameQueue? = nil) {
+        self.controlFrames = controlFrames
         precondition(ports.count <= PortSet.capacity, "too many ports")
         self.engine = engine
         self.ports = []
@@ -171,6 +175,13 @@ public final class ForwardingPass {
         txCounts[p] = c + 1
     }
 
+    /// Copies a control frame for the control plane, counted either way.
+    @usableFromInline
+    func punt(_ f: ReceivedFrame, _ v: Verdict) {
+        let accepted = controlFrames?.offer(f.bytes, port: f.port, vlan: v.vlan, kind: v.punt) ?? false
+        engine.counters.countPunted(port: f.port, accepted: accepted)
+    }
+
     /// Decides `frames[0..<count]` and sends them.
     @usableFromInline
     func forward(count n: Int, now: Timestamp) {
@@ -181,6 +192,8 @@ public final class ForwardingPass {
         var usedCount = 0
         for i in 0..<n {
             let v = verdicts[i]
+            // One test per frame: control frames are rare.
+            if v.punt != .none { punt(frames[i], v) }
             if v.dropReason != nil { continue }
             let f = frames[i]
             if v.unicastPort >= 0 {
@@ -190,8 +203,9 @@ public final class ForwardingPass {
             // A flood: its egress set word by word (one word up to 64 ports).
             let row = Int(v.vlanRow)
             let ingress = Int(v.ingress)
+            let snooped = v.flood == .snooped ? engine.snoopWords + Int(v.snoopSlot) * PortSet.wordCount : nil
             for w in 0..<c.wordCount {
-                var bits = c.floodWord(v.flood, row: row, ingress: ingress, w)
+                var bits = snooped?[w] ?? c.floodWord(v.flood, row: row, ingress: ingress, w)
                 if bits == 0 { continue }
                 let untagged = c.vlanFiltering ? c.untaggedWord(row: row, w) : 0
                 while bits != 0 {

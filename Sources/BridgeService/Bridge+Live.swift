@@ -100,6 +100,7 @@ extension Bridge {
         live.withLock { s in
             var rt = PortRuntime(attached: true)
             rt.ifindex = opened.first?.boundInterfaceIndex ?? 0
+            rt.spanningTree = initialSpanningTreeGate()
             if slot == s.config.ports.count {
                 s.config.ports.append(port)
                 s.runtime.append(rt)
@@ -113,6 +114,8 @@ extension Bridge {
         }
         let config = engineConfiguration()
         group.sendAndWait { w in [.attach(index: slot, PortHandoff(port: opened[w])), .apply(config)] }
+        announcePort(slot)
+        sendVLANView()
         logger.info("port \(port.name): attached (slot \(slot), \(backend.rawValue))")
         return slot
     }
@@ -136,6 +139,7 @@ extension Bridge {
         let config = engineConfiguration()
         // Disabled first, then closed: no worker forwards to a socket another one closed.
         group.sendAndWait { _ in [.apply(config), .detach(index: slot)] }
+        if controlPlane.isEnabled { controlPlane.send(.removePort(index: slot)) }
         captures.stopAll(index: slot)
         let flushed = table.flush(port: slot, includingStatic: true)
         claim?.release()
@@ -160,6 +164,7 @@ extension Bridge {
         live.withLock { $0.config = next }
         let config = engineConfiguration()
         group.sendAndWait { _ in [.apply(config)] }
+        sendVLANView()
         if next.vlanFiltering != before.vlanFiltering {
             // Learned entries are keyed by VLAN with filtering on and by VLAN 0 without: the old
             // keys would never match again.

@@ -15,8 +15,10 @@ import BridgeControl
 import BridgeCore
 import Foundation
 import Logging
+import MulticastSnooping
 import PacketIO
 import PcapIO
+import SpanningTree
 import Synchronization
 import SystemCalls
 
@@ -81,6 +83,14 @@ public struct BridgeOptions: Sendable {
     /// `--metrics` / `metrics:` (ADDR:PORT): served by the command line (BridgeMetrics); kept
     /// here so that `reload` sees a change of it (a restart applies it).
     public var metrics: String?
+    /// `--stp rstp|stp` (nil: `off`, the default, as the kernel bridge's stp_state 0).
+    public var spanningTree: SpanningTreeBridgeConfiguration?
+    /// Per port name: its spanning-tree settings (absent: the defaults).
+    public var spanningTreePorts: [String: SpanningTreePortConfiguration] = [:]
+    /// Multicast snooping's settings (nil: `--mcast-snooping off`).
+    public var multicastSnooping: MulticastSnoopingConfiguration?
+    /// Per port name: `mcast_router`, `mcast_fast_leave` (absent: the defaults).
+    public var multicastPorts: [String: MulticastPortFlags] = [:]
 
     public init() {}
 }
@@ -94,6 +104,8 @@ struct PortRuntime {
     var retired = PortIOStatistics()
     /// The ifindex the port's sockets are bound to (they follow the interface if it is renamed).
     var ifindex: Int32 = 0
+    /// What the spanning tree lets the port do (`.forwarding` without one).
+    var spanningTree: SpanningTreeGate = .forwarding
 }
 
 /// What changes while the bridge runs: the ports (slots; a detached port leaves a vacant slot
@@ -105,6 +117,9 @@ struct LiveState {
     var runtime: [PortRuntime]
     /// Static entries the configuration file added (a reload adds and removes only these).
     var fileStatics: [ConfiguredStaticEntry] = []
+    /// Spanning-tree and snooping settings per port name (`link set` changes them).
+    var spanningTreePorts: [String: SpanningTreePortConfiguration] = [:]
+    var multicastPorts: [String: MulticastPortFlags] = [:]
     /// Each slot's claim on its interface (nil: vacant).
     var claims: [PortClaim?] = []
 
@@ -138,6 +153,11 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     /// interface that comes back is re-attached at once rather than at the next poll.
     private let linkEvents: LinkMonitor?
     let started = monotonicNow()
+    /// Spanning tree and multicast snooping (ControlPlane.swift); `isEnabled` false without either.
+    let controlPlane: ControlPlane
+    /// The MDB the engines read and the snooper writes (nil without snooping).
+    let multicastTable: MulticastGroupTable?
+    private var controlPlaneThread: Thread?
 
     /// Opens every port (failing clearly on an unknown interface), drops privileges, prepares
     /// the workers and takes the control socket's name (served once `run()` has the workers going).
@@ -183,10 +203,19 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             for w in 0..<options.threads { perWorker[w][i] = sockets[w] }
         }
         var runtime = Array(repeating: PortRuntime(attached: true), count: options.bridge.ports.count)
-        for i in runtime.indices { runtime[i].ifindex = perWorker[0][i]?.boundInterfaceIndex ?? 0 }
+        for i in runtime.indices {
+            runtime[i].ifindex = perWorker[0][i]?.boundInterfaceIndex ?? 0
+            // With a spanning tree a port forwards only once the tree says so.
+            if options.spanningTree != nil { runtime[i].spanningTree = .discarding }
+        }
         var state = LiveState(config: options.bridge, backends: options.backends, runtime: runtime)
+        state.config.spanningTree = options.spanningTree != nil
+        state.config.multicastSnooping = options.multicastSnooping != nil
         state.fileStatics = options.staticFDB
         state.claims = claims
+        state.spanningTreePorts = options.spanningTreePorts
+        state.multicastPorts = options.multicastPorts
+        let initialEngineConfiguration = Self.engineConfiguration(of: state)
         live = Mutex(state)
         linkEvents = try? LinkMonitor()
         if options.dropPrivileges {
@@ -208,10 +237,18 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         self.mirrors = mirrors
         var workers: [ForwardingWorker] = []
         let storm = StormBudget()  // one per bridge: a port's rate holds across all workers
+        let mdb = options.multicastSnooping.map { MulticastGroupTable(maxGroups: $0.maxGroups) }
+        multicastTable = mdb
+        let stpAddress = Self.spanningTreeAddress(ports: options.bridge.ports.map(\.name), bridge: options.name)
+        controlPlane = try ControlPlane(bridge: options.name, workers: options.threads,
+                                        spanningTree: options.spanningTree.map { (stpAddress, $0) },
+                                        snooping: options.multicastSnooping, multicastTable: mdb, logger: logger)
+        let queues = controlPlane.isEnabled ? controlPlane.queues : []
         for (w, ports) in perWorker.enumerated() {
-            workers.append(try ForwardingWorker(id: w, table: table, configuration: options.bridge, ports: ports,
+            workers.append(try ForwardingWorker(id: w, table: table, configuration: initialEngineConfiguration, ports: ports,
                                                 busyPoll: options.busyPoll, spinMicroseconds: options.spinMicroseconds,
-                                                mirrors: mirrors, stormBudget: storm, logger: logger))
+                                                mirrors: mirrors, stormBudget: storm, multicastTable: mdb,
+                                                controlFrames: queues.isEmpty ? nil : queues[w], logger: logger))
         }
         self.workers = workers
         group = WorkerGroup(workers)
@@ -310,8 +347,22 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             threads.append(t)
             t.start()
         }
-        // Ready means forwarding: answer control requests only once every worker is in its loop.
-        while workers.contains(where: { !$0.isRunning }) && !stopRequested.load(ordering: .relaxed) {
+        if controlPlane.isEnabled {
+            controlPlane.host = self
+            let cp = controlPlane
+            let t = Thread { cp.run() }
+            t.name = "swbridge-ctl"
+            t.stackSize = 1 << 20
+            controlPlaneThread = t
+            t.start()
+            for i in live.withLock({ $0.config.ports.indices }) { announcePort(i) }
+            sendVLANView()
+        }
+        // Ready means forwarding: answer control requests only once every worker is in its loop
+        // (and the control plane, when there is one).
+        while (workers.contains(where: { !$0.isRunning }) || (controlPlane.isEnabled && !controlPlane.isRunning))
+            && !stopRequested.load(ordering: .relaxed)
+        {
             sched_yield()
         }
         do {
@@ -370,9 +421,14 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         notifySystemd("STOPPING=1")
         control?.stop()
         control = nil
+        if controlPlaneThread != nil { controlPlane.send(.stop) }
         for w in workers { w.send(.stop) }
         let deadline = monotonicNow().milliseconds + 2_000
-        while workers.contains(where: { !$0.isDone }) && monotonicNow().milliseconds < deadline { usleep(1_000) }
+        while (workers.contains(where: { !$0.isDone }) || (controlPlaneThread != nil && !controlPlane.isDone))
+            && monotonicNow().milliseconds < deadline
+        {
+            usleep(1_000)
+        }
         collectFaults()
         captures.closeAllAfterWorkersStopped()
         for (i, m) in mirrors.enumerated() {
@@ -421,10 +477,19 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
             case .resyncNeeded: all = true
             }
         }
-        // A port's interface changed (MTU, state, name): the workers read its MTU again.
+        // A port's interface changed (MTU, state, name): the workers read its MTU again; the
+        // spanning tree hears whether its link is up.
         if !changed.isEmpty {
             let ports = live.withLock { s in s.runtime.indices.filter { s.runtime[$0].attached && changed.contains(s.runtime[$0].ifindex) } }
             for i in ports { for w in workers { w.send(.refreshMTU(index: i)) } }
+            if controlPlane.isEnabled {
+                for e in events {
+                    guard case .newLink(let info) = e,
+                        let i = live.withLock({ s in s.runtime.indices.first { s.runtime[$0].attached && s.runtime[$0].ifindex == info.index } })
+                    else { continue }
+                    controlPlane.send(.link(index: i, ifindex: info.index, up: info.isUp && info.isRunning))
+                }
+            }
         }
         if !deleted.isEmpty || all {
             // After an overflow any port may have lost its interface: each worker checks.
@@ -465,6 +530,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
                     return (s.config.ports[f.index].name, was)
                 }
                 if wasAttached {
+                    if controlPlane.isEnabled { controlPlane.send(.link(index: f.index, ifindex: 0, up: false)) }
                     let flushed = table.flush(port: f.index)
                     logger.warning("port \(name): \(f.reason); detached, \(flushed) learned entries flushed; forwarding goes on among the other ports")
                     applyRuntimeStates()
@@ -499,23 +565,34 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
                 s.runtime[i].ifindex = opened.first?.boundInterfaceIndex ?? 0
             }
             applyRuntimeStates()
+            if controlPlane.isEnabled { announcePort(i) }
             logger.info("port \(name): interface is back; re-attached")
         }
     }
 
     /// The configuration the engines run with: detached ports are disabled, so floods skip them
-    /// and unicast to them is dropped as egress-blocked.
+    /// and unicast to them is dropped as egress-blocked. Computed and queued under `live`, so
+    /// two threads applying at once cannot leave the workers with the older one.
     func applyRuntimeStates() {
-        for w in workers { w.send(.apply(engineConfiguration())) }
+        live.withLock { s in
+            let config = Self.engineConfiguration(of: s)
+            for w in workers { w.send(.apply(config)) }
+        }
     }
 
     /// The configuration as the engines must see it: detached ports disabled.
     func engineConfiguration() -> BridgeConfiguration {
-        live.withLock { s in
-            var config = s.config
-            for i in config.ports.indices where !s.runtime[i].attached { config.ports[i].state = .disabled }
-            return config
+        live.withLock { Self.engineConfiguration(of: $0) }
+    }
+
+    /// Detached ports disabled; each port's spanning-tree state.
+    static func engineConfiguration(of s: LiveState) -> BridgeConfiguration {
+        var config = s.config
+        for i in config.ports.indices {
+            if !s.runtime[i].attached { config.ports[i].state = .disabled }
+            config.ports[i].spanningTree = s.runtime[i].spanningTree
         }
+        return config
     }
 
     // MARK: - What the control handler reads

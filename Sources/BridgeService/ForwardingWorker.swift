@@ -95,11 +95,13 @@ final class ForwardingWorker: @unchecked Sendable {
     private var linkDown: Set<Int> = []
 
     init(id: Int, table: MACTable, configuration: BridgeConfiguration, ports: [(any PortSocket)?], busyPoll: Bool,
-         spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], stormBudget: StormBudget? = nil, logger: Logger) throws {
+         spinMicroseconds: Int = 0, mirrors: [PcapMirror?] = [], stormBudget: StormBudget? = nil,
+         multicastTable: MulticastGroupTable? = nil, controlFrames: ControlFrameQueue? = nil, logger: Logger) throws {
         self.spinMicroseconds = spinMicroseconds
         self.id = id
         counters = CounterBlock()
-        engine = try ForwardingEngine(table: table, configuration: configuration, counters: counters, stormBudget: stormBudget)
+        engine = try ForwardingEngine(table: table, configuration: configuration, counters: counters, stormBudget: stormBudget,
+                                      multicastTable: multicastTable)
         self.ports = ports
         let initial: [(PcapMirror?, PcapMirror?)] = ports.indices.map { i in
             let m = mirrors.indices.contains(i) ? mirrors[i] : nil
@@ -108,7 +110,7 @@ final class ForwardingWorker: @unchecked Sendable {
         let wrapped: [MirrorPort?] = ports.indices.map { i in ports[i].map { MirrorPort($0, ingress: initial[i].0, egress: initial[i].1) } }
         currentMirrors = initial
         mirrorPorts = wrapped
-        forwarder = ForwardingPass(engine: engine, ports: wrapped.map { $0 })
+        forwarder = ForwardingPass(engine: engine, ports: wrapped.map { $0 }, controlFrames: controlFrames)
         self.busyPoll = busyPoll
         self.logger = logger
         var fds: [Int32] = [0, 0]
