@@ -87,6 +87,7 @@ let package = Package(
             name: "swbridge",
             dependencies: [
                 "BridgeCore", "BridgeControl", "PacketIO", "BridgeService", "LabKit", "BenchKit", "PcapIO", "BridgeMetrics",
+                "SpanningTree", "MulticastSnooping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

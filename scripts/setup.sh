@@ -16,7 +16,8 @@
 # The binary itself stays in .build/release/swbridge (completions apply to `swbridge` on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=(iproute2 iputils-ping ethtool iperf3 tcpdump procps libpcap-dev curl tmux)
+# openvswitch-switch: the spanning-tree tests run OVS's userspace datapath with RSTP as a peer.
+need=(iproute2 iputils-ping ethtool iperf3 tcpdump procps libpcap-dev curl tmux openvswitch-switch)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,7 +26,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
+  # No package may start a system-wide daemon (openvswitch-switch would): the tests start
+  # their own, inside their namespaces. policy-rc.d says so to invoke-rc.d while installing.
+  placed_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    placed_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  [ "$placed_policy" -eq 0 ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 # The metrics tests parse /metrics with a real Prometheus text-format parser (PyPI's).
 if ! python3 -c 'import prometheus_client.parser' 2>/dev/null; then

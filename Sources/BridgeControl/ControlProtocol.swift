@@ -15,6 +15,7 @@
 // because the client may be an older or newer build, or `socat`.
 
 import BridgeCore
+import SpanningTree
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -159,6 +160,8 @@ public enum ControlRequest: Equatable, Sendable {
     case reload(check: Bool)
     /// The busiest source stations by sampled frames/s, at most `limit` (`swbridge top`).
     case talkers(limit: Int)
+    /// The spanning tree: bridge and ports (`swbridge stp show`).
+    case stpShow
 
     /// The command's wire name, also used in logs.
     public var command: String {
@@ -181,6 +184,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .bridgeSet: return "bridge-set"
         case .reload: return "reload"
         case .talkers: return "talkers"
+        case .stpShow: return "stp-show"
         }
     }
 }
@@ -198,6 +202,35 @@ public struct PortSettings: Codable, Equatable, Sendable {
     public var state: String?
     /// `af_packet` or `pcap` (link add only).
     public var backend: String?
+    /// Spanning tree (`--stp`): `stp_cost` (0: from the link speed), `stp_priority`, `edge`,
+    /// `auto_edge`, `p2p auto|on|off`, `bpdu_guard`, `root_guard`; `bpdu_guard_clear`
+    /// re-enables a port its BPDU guard disabled.
+    public var stpCost: UInt32?
+    public var stpPriority: UInt8?
+    public var edge: Bool?
+    public var autoEdge: Bool?
+    public var p2p: String?
+    public var bpduGuard: Bool?
+    public var rootGuard: Bool?
+    public var bpduGuardClear: Bool?
+
+    /// Removes every spanning-tree setting (what is left is for the engine).
+    public mutating func clearSpanningTreeSettings() {
+        stpCost = nil
+        stpPriority = nil
+        edge = nil
+        autoEdge = nil
+        p2p = nil
+        bpduGuard = nil
+        rootGuard = nil
+        bpduGuardClear = nil
+    }
+
+    /// Whether any spanning-tree setting is given.
+    public var hasSpanningTreeSettings: Bool {
+        stpCost != nil || stpPriority != nil || edge != nil || autoEdge != nil || p2p != nil || bpduGuard != nil
+            || rootGuard != nil || bpduGuardClear != nil
+    }
 
     public init(
         learning: Bool? = nil, flood: Bool? = nil, mcastFlood: Bool? = nil, bcastFlood: Bool? = nil,
@@ -219,7 +252,7 @@ public struct PortSettings: Codable, Equatable, Sendable {
          ("hairpin", hairpin), ("isolated", isolated)].compactMap { n, v in v.map { (n, $0) } }
     }
 
-    public var isEmpty: Bool { flagValues.isEmpty && state == nil && backend == nil }
+    public var isEmpty: Bool { flagValues.isEmpty && state == nil && backend == nil && !hasSpanningTreeSettings }
 }
 
 /// `vlan add|del dev IF vid N[-M] [pvid] [untagged]`.
@@ -338,6 +371,7 @@ extension ControlRequest: Codable {
         case "bridge-set": self = .bridgeSet(try c.decode(BridgeSettings.self, forKey: .settings))
         case "reload": self = .reload(check: try c.decode(Bool.self, forKey: .check))
         case "talkers": self = .talkers(limit: try c.decode(Int.self, forKey: .limit))
+        case "stp-show": self = .stpShow
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown command '\(command)'")
         }
@@ -347,7 +381,7 @@ extension ControlRequest: Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(command, forKey: .command)
         switch self {
-        case .fdbShow, .linkShow, .stats: break
+        case .fdbShow, .linkShow, .stats, .stpShow: break
         case .fdbAdd(let mac, let dev, let vlan):
             try c.encode(mac, forKey: .mac)
             try c.encode(dev, forKey: .dev)
@@ -430,6 +464,8 @@ public enum ControlResult: Equatable, Sendable {
     case reload(ReloadReport)
     /// For `talkers`.
     case talkers(TalkersReport)
+    /// For `stpShow`.
+    case spanningTree(SpanningTreeStatus)
 }
 
 /// The busiest source stations, estimated from sampled frames (TalkerSampler.swift).
@@ -516,7 +552,7 @@ public struct ReloadReport: Codable, Equatable, Sendable {
 }
 
 extension ControlResult: Codable {
-    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed, capture, vlans, reload, talkers }
+    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed, capture, vlans, reload, talkers, stp }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -530,6 +566,7 @@ extension ControlResult: Codable {
         case "vlans": self = .vlans(try c.decode([VLANRow].self, forKey: .vlans))
         case "reload": self = .reload(try c.decode(ReloadReport.self, forKey: .reload))
         case "talkers": self = .talkers(try c.decode(TalkersReport.self, forKey: .talkers))
+        case "stp": self = .spanningTree(try c.decode(SpanningTreeStatus.self, forKey: .stp))
         default:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown result kind '\(kind)'")
         }
@@ -562,6 +599,9 @@ extension ControlResult: Codable {
         case .talkers(let report):
             try c.encode("talkers", forKey: .kind)
             try c.encode(report, forKey: .talkers)
+        case .spanningTree(let status):
+            try c.encode("stp", forKey: .kind)
+            try c.encode(status, forKey: .stp)
         }
     }
 }

@@ -4,6 +4,7 @@
 // The bridge's side of the control plane (ControlPlane.swift): what it tells the spanning tree
 // and the snooper about ports, and how it applies what they decide.
 
+import BridgeControl
 import BridgeCore
 import MulticastSnooping
 import PacketIO
@@ -73,5 +74,41 @@ extension Bridge: ControlPlaneHost {
         }
         // Locally administered, unicast.
         return MACAddress(rawValue: (h & 0xFFFF_FFFF_FFFF & ~0x0100_0000_0000) | 0x0200_0000_0000)
+    }
+}
+
+extension Bridge {
+    func spanningTreeStatus() -> SpanningTreeStatus? {
+        options.spanningTree == nil ? nil : controlPlane.spanningTreeStatus.withLock { $0 }
+    }
+
+    /// `link set dev X stp_cost N ...`: checked here (a refusal changes nothing), kept per port
+    /// name (a port that leaves and comes back keeps them), and handed to the spanning tree.
+    func setSpanningTreePort(_ index: Int, _ settings: PortSettings) throws(BridgeError) {
+        guard options.spanningTree != nil else {
+            throw .invalid("bridge \(options.name) runs no spanning tree (start it with --stp rstp or --stp stp)")
+        }
+        let name = live.withLock { s in s.config.ports.indices.contains(index) ? s.config.ports[index].name : "" }
+        guard !name.isEmpty else { throw .invalid("no port at index \(index)") }
+        var c = live.withLock { $0.spanningTreePorts[name] } ?? SpanningTreePortConfiguration()
+        try Self.apply(settings, to: &c)
+        live.withLock { $0.spanningTreePorts[name] = c }
+        controlPlane.send(.spanningTreePort(index: index, c))
+        if settings.bpduGuardClear == true { controlPlane.send(.clearBPDUGuard(index: index)) }
+    }
+
+    /// The spanning-tree words of `settings` applied to `c`, validated.
+    static func apply(_ settings: PortSettings, to c: inout SpanningTreePortConfiguration) throws(BridgeError) {
+        if let cost = settings.stpCost { c.pathCost = cost == 0 ? .automatic : .fixed(cost) }
+        if let p = settings.stpPriority { c.priority = p }
+        if let e = settings.edge { c.adminEdge = e }
+        if let e = settings.autoEdge { c.autoEdge = e }
+        if let p = settings.p2p {
+            guard let v = PointToPointSetting(rawValue: p) else { throw .invalid("p2p takes auto, on or off, not '\(p)'") }
+            c.pointToPoint = v
+        }
+        if let g = settings.bpduGuard { c.bpduGuard = g }
+        if let g = settings.rootGuard { c.rootGuard = g }
+        do { try c.validate() } catch { throw .invalid("\(error)") }
     }
 }

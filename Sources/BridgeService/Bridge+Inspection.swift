@@ -7,6 +7,7 @@
 
 import BridgeControl
 import BridgeCore
+import SpanningTree
 import PacketIO
 
 extension Bridge {
@@ -43,6 +44,8 @@ extension Bridge {
             return VethPeer(ifindex: peerIndex, name: peerLinks[nsid]?[peerIndex]?.name, namespaceID: nsid,
                             namespaceName: namespaceNames[nsid] ?? nil)
         }
+        var stpPorts: [Int: SpanningTreeStatus.Port] = [:]
+        for p in spanningTreeStatus()?.ports ?? [] { stpPorts[p.index] = p }
         return config.ports.enumerated().filter { !$0.element.isVacant }.map { i, p in
             // The sockets are bound to an ifindex and follow a renamed interface: describe the
             // interface behind that index, under whatever name it has now.
@@ -62,6 +65,8 @@ extension Bridge {
             if rt[i].attached, let link, let peer = peer(of: link) {
                 row.peer = LinkPeer(ifindex: peer.ifindex, name: peer.name, namespace: peer.namespaceName, namespaceID: peer.namespaceID)
             }
+            // With a spanning tree, the state is the tree's, in bridge(8)'s words.
+            if config.state == .forwarding, let st = stpPorts[i] { row.state = SpanningTreeStatus.linkStateWord(st) }
             return row
         }
     }

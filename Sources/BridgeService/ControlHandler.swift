@@ -10,6 +10,7 @@
 
 import BridgeControl
 import BridgeCore
+import SpanningTree
 
 /// What the control handler needs of a bridge.
 protocol ControlledBridge: AnyObject, Sendable {
@@ -32,12 +33,21 @@ protocol ControlledBridge: AnyObject, Sendable {
     func reload(check: Bool) throws(BridgeError) -> ReloadReport
     /// The busiest source stations, from the workers' samplers.
     func talkers(limit: Int, now: Timestamp) -> TalkersReport
+    /// The spanning tree's last snapshot; nil when none runs.
+    func spanningTreeStatus() -> SpanningTreeStatus?
+    /// Changes port `index`'s spanning-tree settings (already validated).
+    func setSpanningTreePort(_ index: Int, _ settings: PortSettings) throws(BridgeError)
 }
 
 extension ControlledBridge {
     /// A bridge without samplers (test fakes) has no talkers to report.
     func talkers(limit: Int, now: Timestamp) -> TalkersReport {
         TalkersReport(windowSeconds: 0, sampleEvery: 0, talkers: [])
+    }
+    /// Test fakes run no spanning tree.
+    func spanningTreeStatus() -> SpanningTreeStatus? { nil }
+    func setSpanningTreePort(_ index: Int, _ settings: PortSettings) throws(BridgeError) {
+        throw .invalid("the spanning tree is off (start the bridge with --stp rstp or --stp stp)")
     }
 }
 
@@ -96,13 +106,20 @@ struct ControlHandler: Sendable {
                 backend = parsed
             }
             if let refusal = Self.apply(settings, to: &port) { return .failure(refusal) }
-            return run { () throws(BridgeError) in _ = try bridge.attachPort(port, backend: backend) }
+            return run { () throws(BridgeError) in
+                let slot = try bridge.attachPort(port, backend: backend)
+                if settings.hasSpanningTreeSettings { try bridge.setSpanningTreePort(slot, settings) }
+            }
         case .linkDel(let dev):
             return run { () throws(BridgeError) in try bridge.detachPort(dev) }
         case .linkSet(let dev, let settings):
             guard settings.backend == nil else { return .failure("a port's backend changes with link del and link add") }
             guard let i = index(of: dev, config) else { return noSuchPort(dev) }
             return run { () throws(BridgeError) in
+                if settings.hasSpanningTreeSettings { try bridge.setSpanningTreePort(i, settings) }
+                var copy = settings
+                copy.clearSpanningTreeSettings()
+                guard !copy.isEmpty else { return }
                 try bridge.reconfigure { c throws(BridgeError) in
                     if let refusal = Self.apply(settings, to: &c.ports[i]) { throw .invalid(refusal) }
                 }
@@ -146,6 +163,11 @@ struct ControlHandler: Sendable {
         case .talkers(let limit):
             guard (1...1000).contains(limit) else { return .failure("talkers: limit must be 1...1000") }
             return .success(.talkers(bridge.talkers(limit: limit, now: now)))
+        case .stpShow:
+            guard let status = bridge.spanningTreeStatus() else {
+                return .failure("bridge \(bridge.name) runs no spanning tree (start it with --stp rstp or --stp stp)")
+            }
+            return .success(.spanningTree(status))
         case .reload(let check):
             do {
                 return .success(.reload(try bridge.reload(check: check)))

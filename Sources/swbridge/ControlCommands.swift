@@ -49,7 +49,7 @@ struct CommandFailure: Error, CustomStringConvertible {
 }
 
 /// Prints `value` as pretty JSON with sorted keys.
-private func printJSON(_ value: some Encodable) throws {
+func printJSON(_ value: some Encodable) throws {
     print(try ControlProtocol.prettyJSON(value))
 }
 
@@ -95,7 +95,7 @@ private func parseMAC(_ text: String) throws -> String {
     }
 }
 
-private func unexpected(_ result: ControlResult?) -> CommandFailure {
+func unexpected(_ result: ControlResult?) -> CommandFailure {
     CommandFailure("unexpected answer from the bridge: \(result.map { "\($0)".prefix(80) } ?? "no result")")
 }
 

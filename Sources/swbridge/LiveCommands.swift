@@ -41,12 +41,30 @@ func portWords(_ words: [String], allowBackend: Bool) throws -> (dev: String, se
             let v = try value(word)
             guard v == "forwarding" || v == "disabled" else { throw ValidationError("state takes forwarding or disabled, not '\(v)'") }
             s.state = v
+        // Spanning tree, in the issue's words and bridge(8)'s (cost, priority, guard, root_block).
+        case "stp_cost", "cost":
+            let v = try value(word)
+            guard let c = UInt32(v), c <= 200_000_000 else { throw ValidationError("\(word) takes 0 (from the link speed) to 200000000, not '\(v)'") }
+            s.stpCost = c
+        case "stp_priority", "priority":
+            let v = try value(word)
+            guard let p = UInt8(v), p % 16 == 0 else { throw ValidationError("\(word) takes a multiple of 16 from 0 to 240, not '\(v)'") }
+            s.stpPriority = p
+        case "edge": s.edge = try onOff(word)
+        case "auto_edge": s.autoEdge = try onOff(word)
+        case "p2p":
+            let v = try value(word)
+            guard ["auto", "on", "off"].contains(v) else { throw ValidationError("p2p takes auto, on or off, not '\(v)'") }
+            s.p2p = v
+        case "bpdu_guard", "guard": s.bpduGuard = try onOff(word)
+        case "root_guard", "root_block": s.rootGuard = try onOff(word)
+        case "bpdu_guard_clear": s.bpduGuardClear = true
         case "backend" where allowBackend:
             let v = try value(word)
             guard v == "af_packet" || v == "pcap" else { throw ValidationError("backend takes af_packet or pcap, not '\(v)'") }
             s.backend = v
         default:
-            throw ValidationError("unexpected '\(word)' (words: dev IF, learning, flood, mcast_flood, bcast_flood, hairpin, isolated on|off, state forwarding|disabled\(allowBackend ? ", backend af_packet|pcap" : ""))")
+            throw ValidationError("unexpected '\(word)' (words: dev IF, learning, flood, mcast_flood, bcast_flood, hairpin, isolated on|off, state forwarding|disabled, stp_cost N, stp_priority N, edge|auto_edge|bpdu_guard|root_guard on|off, p2p auto|on|off, bpdu_guard_clear\(allowBackend ? ", backend af_packet|pcap" : ""))")
         }
     }
     guard let dev, !dev.isEmpty else { throw ValidationError("missing 'dev IF'") }

@@ -9,6 +9,7 @@ import BridgeCore
 import BridgeControl
 import BridgeMetrics
 import BridgeService
+import SpanningTree
 import Logging
 import PacketIO
 import Synchronization
@@ -99,6 +100,25 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: .hidden)
     var runDir: String = ControlServer.defaultRunDirectory
 
+    @Option(name: .long, help: ArgumentHelp("Spanning tree: rstp (802.1D-2004, falls back to STP per port where legacy BPDUs are heard), stp (802.1D-1998 timers), or off (default, as the kernel bridge).",
+        valueName: "rstp|stp|off"), completion: .list(["rstp", "stp", "off"]))
+    var stp: String = "off"
+
+    @Option(name: .long, help: "Spanning tree: bridge priority, 0-61440 in steps of 4096 (default 32768; the lowest bridge id is root).")
+    var stpPriority: UInt16?
+
+    @Option(name: .long, help: "Spanning tree: seconds between BPDUs, 1-2 (default 2).")
+    var helloTime: UInt16?
+
+    @Option(name: .long, help: "Spanning tree: forward delay in seconds, 4-30 (default 15).")
+    var forwardDelay: UInt16?
+
+    @Option(name: .long, help: "Spanning tree: max age in seconds, 6-40 (default 20).")
+    var maxAge: UInt16?
+
+    @Option(name: .long, help: "Spanning tree: BPDUs a port may send per hello time, 1-10 (default 6).")
+    var txHoldCount: UInt16?
+
     @Option(name: .long, help: ArgumentHelp(
         "A YAML file describing the bridge (name, ports, VLANs, static entries; keys like these options with underscores). `swbridge reload` or SIGHUP re-applies it.",
         valueName: "FILE"), completion: .file(extensions: ["yaml", "yml"]))
@@ -109,6 +129,26 @@ struct Run: ParsableCommand {
     func validate() throws {
         _ = try options()
         _ = try logLevelValue()
+    }
+
+    /// `--stp` and the bridge's timers, checked as 802.1D-2004 17.14 bounds them.
+    func spanningTreeOptions() throws -> SpanningTreeBridgeConfiguration? {
+        let version: ProtocolVersion
+        switch stp.lowercased() {
+        case "off", "0", "no": return nil
+        case "rstp", "on": version = .rstp
+        case "stp": version = .stp
+        default: throw ValidationError("--stp must be rstp, stp or off")
+        }
+        var c = SpanningTreeBridgeConfiguration()
+        c.protocolVersion = version
+        if let v = stpPriority { c.priority = v }
+        if let v = helloTime { c.helloTime = v }
+        if let v = forwardDelay { c.forwardDelay = v }
+        if let v = maxAge { c.maxAge = v }
+        if let v = txHoldCount { c.transmitHoldCount = v }
+        do { try c.validate() } catch { throw ValidationError("--stp: \(error)") }
+        return c
     }
 
     /// The parsed `--log-level`.
@@ -137,6 +177,7 @@ struct Run: ParsableCommand {
                 let (port, b) = try PortSpec.parseWithBackend(spec)
                 o.bridge.ports.append(port)
                 o.backends[port.name] = b ?? defaultBackend
+                if let st = try PortSpec.spanningTree(spec) { o.spanningTreePorts[port.name] = st }
             }
         } catch {
             throw ValidationError(error.description)
@@ -157,6 +198,10 @@ struct Run: ParsableCommand {
         }
         o.bridge.groupForwardMask = m
         do { try o.bridge.validate() } catch { throw ValidationError(error.description) }
+        o.spanningTree = try spanningTreeOptions()
+        if o.spanningTree == nil && !o.spanningTreePorts.isEmpty {
+            throw ValidationError("port options stp_cost, stp_priority, edge, auto_edge, p2p, bpdu_guard, root_guard need --stp rstp or --stp stp")
+        }
         guard threads >= 1 && threads <= 16 else { throw ValidationError("--threads must be 1...16") }
         o.threads = threads
         o.busyPoll = busyPoll
