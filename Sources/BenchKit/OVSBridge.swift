@@ -52,14 +52,14 @@ public final class OVSInstance: @unchecked Sendable {
     public private(set) var vswitchdPID: Int32?
     private var ownPIDs: [Int32] = []
     private var processes: [ChildProcess] = []
-    private let lab: CompareLab
+    private let lab: Lab
     private var stopped = false
 
-    private init(lab: CompareLab, directory: String, bridgeName: String) {
+    private init(lab: Lab, namespace: String, directory: String, bridgeName: String) {
         self.lab = lab
         self.directory = directory
         self.bridgeName = bridgeName
-        namespace = lab.bridgeNamespace
+        self.namespace = namespace
     }
 
     var environment: [String] {
@@ -71,12 +71,19 @@ public final class OVSInstance: @unchecked Sendable {
     /// named `bridgeName` with every lab port; waits until each port has an OpenFlow number.
     /// Throws (after cleaning up) when a step fails, e.g. a port type that does not work.
     public static func start(lab: CompareLab, bridgeName: String, afxdp: Bool) throws -> OVSInstance {
+        try start(lab: lab.lab, namespace: lab.bridgeNamespace, ports: lab.ports, bridgeName: bridgeName, afxdp: afxdp)
+    }
+
+    /// The same for any namespace of `lab` and its interfaces `ports`; `bridgeSettings` are
+    /// extra `ovs-vsctl set bridge` columns (`rstp_enable=true`, `other_config:rstp-priority=4096`).
+    public static func start(lab: Lab, namespace: String, ports: [String], bridgeName: String, afxdp: Bool = false,
+                             bridgeSettings: [String] = []) throws -> OVSInstance {
         guard isInstalled, let schema else { throw BenchError.missingTool("openvswitch-switch") }
         let template = NSTemporaryDirectory() + "swbridge-ovs-XXXXXX"
         var buffer = Array(template.utf8CString)
         guard let made = mkdtemp(&buffer) else { throw BenchError.bridgeDidNotStart("ovs", "cannot create a temporary directory") }
         let dir = String(cString: made)
-        let ovs = OVSInstance(lab: lab, directory: dir, bridgeName: bridgeName)
+        let ovs = OVSInstance(lab: lab, namespace: namespace, directory: dir, bridgeName: bridgeName)
         do {
             try ovs.host(["ovsdb-tool", "create", "\(dir)/conf.db", schema])
             try ovs.daemon("ovsdb-server", [
@@ -88,13 +95,13 @@ public final class OVSInstance: @unchecked Sendable {
                 ovs.database, "--pidfile=\(dir)/ovs-vswitchd.pid", "--unixctl=\(dir)/ovs-vswitchd.ctl",
                 "--log-file=\(dir)/ovs-vswitchd.log", "--no-chdir", "--disable-system",
             ], readyWhen: "\(dir)/ovs-vswitchd.ctl")
-            var args = ["add-br", bridgeName, "--", "set", "bridge", bridgeName, "datapath_type=netdev"]
-            for p in lab.ports {
+            var args = ["add-br", bridgeName, "--", "set", "bridge", bridgeName, "datapath_type=netdev"] + bridgeSettings
+            for p in ports {
                 args += ["--", "add-port", bridgeName, p]
                 if afxdp { args += ["--", "set", "interface", p, "type=afxdp"] }
             }
             try ovs.vsctl(args)
-            try ovs.waitForPorts(lab.ports, seconds: 10)
+            try ovs.waitForPorts(ports, seconds: 10)
         } catch {
             ovs.stop()
             throw error
@@ -152,7 +159,7 @@ public final class OVSInstance: @unchecked Sendable {
         }
         // exit --cleanup removes these; an abrupt end would leave them in the namespace.
         for device in [bridgeName, "ovs-netdev"] {
-            _ = try? lab.lab.run(["ip", "-n", namespace, "link", "del", device], timeout: .seconds(5))
+            _ = try? lab.run(["ip", "-n", namespace, "link", "del", device], timeout: .seconds(5))
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -199,7 +206,7 @@ public final class OVSInstance: @unchecked Sendable {
     /// is the daemon's); waits until `readyWhen` exists. Returns the daemon's PID (its pidfile).
     @discardableResult
     private func daemon(_ program: String, _ args: [String], readyWhen path: String) throws -> Int32 {
-        let p = try lab.lab.spawn(resolved([program] + args), in: namespace)
+        let p = try lab.spawn(resolved([program] + args), in: namespace)
         processes.append(p)
         ownPIDs.append(p.processIdentifier)
         let deadline = Date().addingTimeInterval(15)
@@ -219,12 +226,12 @@ public final class OVSInstance: @unchecked Sendable {
     }
 
     @discardableResult
-    func vsctl(_ args: [String]) throws -> CommandResult {
+    public func vsctl(_ args: [String]) throws -> CommandResult {
         try host(["ovs-vsctl", "--db=\(database)", "--timeout=15"] + args, timeout: .seconds(20))
     }
 
     @discardableResult
-    func appctl(_ daemon: String, _ args: [String]) throws -> CommandResult {
+    public func appctl(_ daemon: String, _ args: [String]) throws -> CommandResult {
         try host(["ovs-appctl", "-t", "\(directory)/\(daemon).ctl", "--timeout=10"] + args, timeout: .seconds(15))
     }
 

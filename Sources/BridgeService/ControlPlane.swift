@@ -267,7 +267,17 @@ final class ControlPlane: @unchecked Sendable {
             if n > 0 { logger.info("spanning tree: port \(ports[p]?.name ?? "\(p)"): topology change, \(n) learned entries flushed") }
         }
         for t in out.transmissions { transmit(t.frame, port: t.port) }
-        for e in out.events { logger.notice("spanning tree: \(e)") }
+        for e in out.events { logger.notice("spanning tree: \(portName(of: e).map { "\($0): " } ?? "")\(e)") }
+    }
+
+    /// The name of the port an event is about (the events count ports by slot).
+    private func portName(of e: SpanningTreeEvent) -> String? {
+        switch e {
+        case .roleChanged(let p, _, _), .topologyChange(let p), .bpduGuardDisabled(let p), .rootGuardBlocking(let p),
+            .rootGuardReleased(let p), .protocolMigrated(let p, _), .edgeChanged(let p, _):
+            return ports[p]?.name
+        case .newRoot, .iterationLimit: return nil
+        }
     }
 
     private func apply(_ out: SnoopingOutput) {
