@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"], swiftSettings: strict),
         .testTarget(name: "SpanningTreeTests", dependencies: ["SpanningTree", "BridgeCore"], swiftSettings: strict),
         .testTarget(name: "MulticastSnoopingTests", dependencies: ["MulticastSnooping", "BridgeCore"], swiftSettings: strict),
-        .testTarget(name: "BridgeServiceTests", dependencies: ["BridgeService", "BridgeControl", "BridgeCore"], swiftSettings: strict),
+        .testTarget(name: "BridgeServiceTests", dependencies: ["BridgeService", "BridgeControl", "BridgeCore", "SpanningTree"], swiftSettings: strict),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit", "BridgeCore", "PacketIO"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

@@ -186,7 +186,9 @@ extension Bridge {
             let (running, ports, statics) = live.withLock { s -> (BridgeOptions, [ConfiguredPort], [ConfiguredStaticEntry]) in
                 var o = options
                 o.bridge = s.config
-                let ports = s.config.ports.filter { !$0.isVacant }.map { ConfiguredPort(port: $0, backend: s.backends[$0.name]) }
+                let ports = s.config.ports.filter { !$0.isVacant }.map {
+                    ConfiguredPort(port: $0, backend: s.backends[$0.name], spanningTree: s.spanningTreePorts[$0.name])
+                }
                 return (o, ports, s.fileStatics)
             }
             let diff = ConfigDiff(running: running, ports: ports, statics: statics, file: file)
@@ -216,7 +218,14 @@ extension Bridge {
                 if let v = diff.vlanFiltering { config.vlanFiltering = v }
             }
         }
-        for p in diff.portsAdded { try attachPortLocked(p.port, backend: p.backend) }
+        for (name, st) in diff.spanningTreePortsChanged {
+            live.withLock { $0.spanningTreePorts[name] = st }
+            if let i = live.withLock({ $0.index(of: name) }), controlPlane.isEnabled { controlPlane.send(.spanningTreePort(index: i, st)) }
+        }
+        for p in diff.portsAdded {
+            if let st = p.spanningTree { live.withLock { $0.spanningTreePorts[p.port.name] = st } }
+            try attachPortLocked(p.port, backend: p.backend)
+        }
         var failed: [String] = []
         for e in diff.staticAdded where !addStatic(e) { failed.append("\(e)") }
         live.withLock { $0.fileStatics = file.staticFDB.filter { e in !failed.contains("\(e)") } }

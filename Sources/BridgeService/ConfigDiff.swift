@@ -9,6 +9,7 @@
 // reload.
 
 import BridgeCore
+import SpanningTree
 
 public struct ConfigDiff: Equatable, Sendable {
     public struct PortChange: Equatable, Sendable {
@@ -26,10 +27,12 @@ public struct ConfigDiff: Equatable, Sendable {
     public var vlanFiltering: Bool?
     /// Keys that changed but need a restart (the reload is refused while there are any).
     public var needsRestart: [String] = []
+    /// Ports (kept) whose spanning-tree settings change.
+    public var spanningTreePortsChanged: [String: SpanningTreePortConfiguration] = [:]
 
     public var isEmpty: Bool {
         portsAdded.isEmpty && portsRemoved.isEmpty && portsChanged.isEmpty && staticAdded.isEmpty
-            && staticRemoved.isEmpty && vlanFiltering == nil && needsRestart.isEmpty
+            && staticRemoved.isEmpty && vlanFiltering == nil && needsRestart.isEmpty && spanningTreePortsChanged.isEmpty
     }
 
     /// The difference from the running bridge (`ports`, `statics`, settings in `running`) to `file`.
@@ -47,6 +50,8 @@ public struct ConfigDiff: Equatable, Sendable {
         if target.bridge.vlanFiltering != running.bridge.vlanFiltering { vlanFiltering = target.bridge.vlanFiltering }
         // The table's ageing time is fixed when it is made (this release): a restart applies it.
         if target.table.ageingTime != running.table.ageingTime { needsRestart.append("ageing") }
+        // The tree's mode and timers are the bridge identity's part: a restart applies them.
+        if target.spanningTree != running.spanningTree { needsRestart.append("stp") }
         let current = Dictionary(ports.map { ($0.port.name, $0) }, uniquingKeysWith: { a, _ in a })
         let wanted = Set(file.ports.map(\.port.name))
         for p in ports where !wanted.contains(p.port.name) { portsRemoved.append(p.port.name) }
@@ -60,6 +65,9 @@ public struct ConfigDiff: Equatable, Sendable {
                 needsRestart.append("ports[\(p.port.name)].backend")  // a new socket: use link del + link add
             }
             if c.port != p.port { portsChanged.append(PortChange(name: p.port.name, old: c.port, new: p.port)) }
+            if (c.spanningTree ?? .init()) != (p.spanningTree ?? .init()) {
+                spanningTreePortsChanged[p.port.name] = p.spanningTree ?? .init()
+            }
         }
         let have = Set(statics), want = Set(file.staticFDB)
         staticRemoved = statics.filter { !want.contains($0) }
@@ -74,6 +82,7 @@ public struct ConfigDiff: Equatable, Sendable {
         for n in portsRemoved { out.append("- port \(n)") }
         for p in portsAdded { out.append("+ port \(p.port.name): \(Self.describe(p.port))") }
         for c in portsChanged { out.append("~ port \(c.name): \(Self.changes(c.old, c.new).joined(separator: ", "))") }
+        for n in spanningTreePortsChanged.keys.sorted() { out.append("~ port \(n): spanning-tree settings") }
         for e in staticRemoved { out.append("- fdb \(e)") }
         for e in staticAdded { out.append("+ fdb \(e)") }
         return out

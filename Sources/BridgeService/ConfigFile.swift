@@ -21,6 +21,10 @@
 //     static_fdb:
 //       - {mac: "02:00:00:00:00:01", dev: veth1, vlan: 10}
 //
+// Spanning tree: `stp: rstp|stp|off` with `stp_priority`, `hello_time`, `forward_delay`,
+// `max_age`, `tx_hold_count`; per port `stp_cost`, `stp_priority`, `edge`, `auto_edge`,
+// `p2p` (auto|on|off), `bpdu_guard`, `root_guard` (the `--port` options' words).
+//
 // VLANs of a port: `vlans` lists its member VLANs; its `pvid` and `untagged` VLANs are members
 // too. A port that names none of the three is in VLAN 1, PVID 1, untagged (Linux's
 // default_pvid); a port that names any of them gets exactly what it names (like `bridge vlan`,
@@ -28,6 +32,7 @@
 
 import BridgeCore
 import Foundation
+import SpanningTree
 import Yams
 
 /// A refusal of a configuration file: where and why.
@@ -49,10 +54,13 @@ public struct ConfiguredPort: Equatable, Sendable {
     public var port: PortConfiguration
     /// nil: the bridge's default backend.
     public var backend: PortBackend?
+    /// Spanning-tree settings; nil: the defaults.
+    public var spanningTree: SpanningTreePortConfiguration?
 
-    public init(port: PortConfiguration, backend: PortBackend? = nil) {
+    public init(port: PortConfiguration, backend: PortBackend? = nil, spanningTree: SpanningTreePortConfiguration? = nil) {
         self.port = port
         self.backend = backend
+        self.spanningTree = spanningTree
     }
 }
 
@@ -85,6 +93,13 @@ public struct BridgeFile: Equatable, Sendable {
     public var backend: PortBackend?
     /// `metrics: 127.0.0.1:9477`: where `run` serves Prometheus metrics.
     public var metrics: String?
+    /// `stp: rstp|stp|off` (nil: as the command line says) and the bridge's spanning-tree settings.
+    public var spanningTree: String?
+    public var stpPriority: UInt16?
+    public var helloTime: UInt16?
+    public var forwardDelay: UInt16?
+    public var maxAge: UInt16?
+    public var txHoldCount: UInt16?
     public var ports: [ConfiguredPort] = []
     public var staticFDB: [ConfiguredStaticEntry] = []
 
@@ -102,12 +117,30 @@ public struct BridgeFile: Equatable, Sendable {
         if let groupForwardMask { o.bridge.groupForwardMask = groupForwardMask }
         if let threads { o.threads = threads }
         if let metrics { o.metrics = metrics }
+        if let stp = spanningTree { o.spanningTree = Self.spanningTreeConfiguration(stp, base: o.spanningTree) }
+        if var st = o.spanningTree {
+            if let stpPriority { st.priority = stpPriority }
+            if let helloTime { st.helloTime = helloTime }
+            if let forwardDelay { st.forwardDelay = forwardDelay }
+            if let maxAge { st.maxAge = maxAge }
+            if let txHoldCount { st.transmitHoldCount = txHoldCount }
+            o.spanningTree = st
+        }
         let defaultBackend = backend ?? .afPacket
         for p in ports {
             o.bridge.ports.append(p.port)
             o.backends[p.port.name] = p.backend ?? defaultBackend
+            if let st = p.spanningTree { o.spanningTreePorts[p.port.name] = st }
         }
         return o
+    }
+
+    /// `rstp`, `stp` or `off` (checked when read) over the settings the bridge already has.
+    static func spanningTreeConfiguration(_ mode: String, base: SpanningTreeBridgeConfiguration?) -> SpanningTreeBridgeConfiguration? {
+        guard mode != "off" else { return nil }
+        var c = base ?? SpanningTreeBridgeConfiguration()
+        c.protocolVersion = mode == "stp" ? .stp : .rstp
+        return c
     }
 }
 
@@ -154,10 +187,12 @@ public enum ConfigFile {
 private struct Reader {
     static let bridgeKeys: Set<String> = [
         "name", "ageing", "max_learned", "max_static", "vlan_filtering", "vlan_protocol", "group_fwd_mask", "threads",
-        "backend", "ports", "static_fdb", "metrics",
+        "backend", "ports", "static_fdb", "metrics", "stp", "stp_priority", "hello_time", "forward_delay", "max_age",
+        "tx_hold_count",
     ]
     static let portKeys = Set([
         "name", "pvid", "vlans", "untagged", "state", "backend", "bcast_limit", "mcast_limit", "unknown_limit",
+        "stp_cost", "stp_priority", "edge", "auto_edge", "p2p", "bpdu_guard", "root_guard",
     ] + PortFlags.names.map(\.0))
     static let staticKeys: Set<String> = ["mac", "dev", "vlan"]
 
@@ -239,6 +274,15 @@ private struct Reader {
             case "threads": f.threads = try int(v, key, 1...16)
             case "backend": f.backend = try backend(v, key)
             case "metrics": f.metrics = try string(v, key)
+            case "stp":
+                let mode = try string(v, key).lowercased()
+                guard ["rstp", "stp", "off"].contains(mode) else { throw fail(v, key, "expected rstp, stp or off, got '\(mode)'") }
+                f.spanningTree = mode
+            case "stp_priority": f.stpPriority = UInt16(try int(v, key, 0...61_440))
+            case "hello_time": f.helloTime = UInt16(try int(v, key, 1...10))
+            case "forward_delay": f.forwardDelay = UInt16(try int(v, key, 4...30))
+            case "max_age": f.maxAge = UInt16(try int(v, key, 6...40))
+            case "tx_hold_count": f.txHoldCount = UInt16(try int(v, key, 1...10))
             case "ports":
                 guard case .sequence(let seq) = v else { throw fail(v, key, "expected a list of ports") }
                 var names: Set<String> = []
@@ -261,6 +305,17 @@ private struct Reader {
         }
         if f.vlanFiltering != true, let i = f.staticFDB.firstIndex(where: { $0.vlan != nil }) {
             throw ConfigFileError(line: 0, key: "static_fdb[\(i)].vlan", message: "entries have a VLAN only with vlan_filtering: true")
+        }
+        if f.spanningTree != "off" && (f.stpPriority != nil || f.helloTime != nil || f.forwardDelay != nil || f.maxAge != nil
+            || f.txHoldCount != nil)
+        {
+            var st = SpanningTreeBridgeConfiguration()
+            if let v = f.stpPriority { st.priority = v }
+            if let v = f.helloTime { st.helloTime = v }
+            if let v = f.forwardDelay { st.forwardDelay = v }
+            if let v = f.maxAge { st.maxAge = v }
+            if let v = f.txHoldCount { st.transmitHoldCount = v }
+            do { try st.validate() } catch { throw ConfigFileError(line: 0, key: "stp", message: "\(error)") }
         }
         var check = BridgeConfiguration(ports: f.ports.map(\.port))
         check.vlanFiltering = f.vlanFiltering ?? false
@@ -301,6 +356,30 @@ private struct Reader {
             case "bcast_limit": p.port.stormControl.broadcast = UInt32(try int(v, k, 1...100_000_000))
             case "mcast_limit": p.port.stormControl.multicast = UInt32(try int(v, k, 1...100_000_000))
             case "unknown_limit": p.port.stormControl.unknownUnicast = UInt32(try int(v, k, 1...100_000_000))
+            case "stp_cost":
+                let c = try int(v, k, 0...200_000_000)
+                p.spanningTree = p.spanningTree ?? .init()
+                p.spanningTree?.pathCost = c == 0 ? .automatic : .fixed(UInt32(c))
+            case "stp_priority":
+                let pr = try int(v, k, 0...240)
+                guard pr % 16 == 0 else { throw fail(v, k, "expected a multiple of 16 from 0 to 240") }
+                p.spanningTree = p.spanningTree ?? .init()
+                p.spanningTree?.priority = UInt8(pr)
+            case "edge", "auto_edge", "bpdu_guard", "root_guard":
+                let on = try bool(v, k)
+                var st = p.spanningTree ?? .init()
+                switch key {
+                case "edge": st.adminEdge = on
+                case "auto_edge": st.autoEdge = on
+                case "bpdu_guard": st.bpduGuard = on
+                default: st.rootGuard = on
+                }
+                p.spanningTree = st
+            case "p2p":
+                let s = try string(v, k)
+                guard let setting = PointToPointSetting(rawValue: s) else { throw fail(v, k, "expected auto, on or off, got '\(s)'") }
+                p.spanningTree = p.spanningTree ?? .init()
+                p.spanningTree?.pointToPoint = setting
             default:
                 guard let flag = PortFlags.names.first(where: { $0.0 == key })?.1 else { throw fail(v, k, "unknown key") }
                 if try bool(v, k) { p.port.flags.insert(flag) } else { p.port.flags.remove(flag) }
