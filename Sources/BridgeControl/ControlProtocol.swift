@@ -724,6 +724,10 @@ public struct PortStatsRow: Codable, Equatable, Sendable {
     public var ringPackets: UInt64?
     /// Packets the kernel dropped because the ring was full (`tp_drops`); nil without a kernel ring.
     public var ringDrops: UInt64?
+    /// Control frames (BPDUs, IGMP/MLD) received here and handed to the control plane, and
+    /// those its queue had no room for (nil from a server that does not count them).
+    public var controlFrames: UInt64?
+    public var controlFramesDropped: UInt64?
 
     public init(
         name: String, rxFrames: UInt64, rxBytes: UInt64, forwarded: UInt64, flooded: UInt64, txFrames: UInt64,
@@ -750,6 +754,8 @@ public struct PortStatsRow: Codable, Equatable, Sendable {
             name: name, rxFrames: c.rxFrames, rxBytes: c.rxBytes, forwarded: c.forwarded, flooded: c.flooded,
             txFrames: c.txFrames, txBytes: c.txBytes, txDropped: c.txDropped, drops: drops,
             ringPackets: ringPackets, ringDrops: ringDrops)
+        controlFrames = c.punted
+        controlFramesDropped = c.puntDropped
     }
 
     /// All received frames dropped, whatever the reason.

@@ -236,6 +236,8 @@ struct SpanningTreeLabTests {
     func converge(_ mesh: BridgeMesh, _ indices: [Int], blocked: Int, extraBlocked: () throws -> Int = { 0 },
                   timeout: Duration = .seconds(60)) throws -> [Int: [(name: String, role: String, state: String, stpCompatible: Bool)]] {
         var last: [Int: [(name: String, role: String, state: String, stpCompatible: Bool)]] = [:]
+        let started = ContinuousClock.now
+        defer { print("[stp] settled (or gave up) after \(ContinuousClock.now - started) of waiting") }
         let ok = try waitUntil(timeout: timeout, interval: .milliseconds(100)) {
             for i in indices { last[i] = try mesh.swbridgePorts(i) }
             guard indices.allSatisfy({ Self.settled(last[$0] ?? []) }) else { return false }
