@@ -5,6 +5,7 @@
 // and the snooper about ports, and how it applies what they decide.
 
 import BridgeControl
+import Foundation
 import BridgeCore
 import MulticastSnooping
 import PacketIO
@@ -44,7 +45,20 @@ extension Bridge: ControlPlaneHost {
         port.address = (try? Interface.macAddress(of: port.name)) ?? Self.spanningTreeAddress(ports: [], bridge: port.name)
         let state = try? Interface.state(of: port.name)
         port.up = state.map { $0.adminUp && $0.operationalUp } ?? false
+        (port.megabitsPerSecond, port.fullDuplex) = Self.linkSpeed(port.name)
         controlPlane.send(.addPort(index: index, port))
+    }
+
+    /// The link's speed and duplex as the driver reports them in sysfs (the bridge's namespace
+    /// has its own /sys under `ip netns exec`): nil speed and full duplex when it reports none,
+    /// as veth does (the path cost is then 802.1D's default for 1 Gb/s).
+    static func linkSpeed(_ name: String) -> (UInt64?, Bool) {
+        func read(_ file: String) -> String? {
+            (try? String(contentsOfFile: "/sys/class/net/\(name)/\(file)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let speed = read("speed").flatMap { Int64($0) }.flatMap { $0 > 0 ? UInt64($0) : nil }
+        let duplex = read("duplex")
+        return (speed, duplex != "half")
     }
 
     /// A new slot with a spanning tree starts discarding: only the tree lets it forward.

@@ -34,6 +34,10 @@ struct ControlPlanePort: Sendable {
     var spanningTree: SpanningTreePortConfiguration
     var multicast: MulticastPortFlags
     var up: Bool
+    /// The link's speed (Mb/s) for the automatic path cost; nil when the driver reports none (veth).
+    var megabitsPerSecond: UInt64? = nil
+    /// Full duplex (or unknown, as for veth): point-to-point for RSTP's `p2p auto`.
+    var fullDuplex = true
 }
 
 /// A change for the control plane, from the control thread or the supervisor.
@@ -206,7 +210,8 @@ final class ControlPlane: @unchecked Sendable {
             if let st = spanningTree {
                 do {
                     apply(try st.addPort(index, address: port.address, name: port.name, configuration: port.spanningTree, now: now))
-                    apply(try st.setLink(index, up: port.up, now: now))
+                    apply(try st.setLink(index, up: port.up, pointToPoint: port.fullDuplex, megabitsPerSecond: port.megabitsPerSecond,
+                                         now: now))
                 } catch { logger.error("spanning tree: port \(port.name): \(error)") }
             }
             if let s = snooper { apply(s.setPort(index, flags: port.multicast, now: now)) }
@@ -224,7 +229,9 @@ final class ControlPlane: @unchecked Sendable {
             p.up = up
             ports[index] = p
             if changed, let st = spanningTree {
-                do { apply(try st.setLink(index, up: up, now: now)) } catch { logger.debug("spanning tree: \(error)") }
+                do {
+                    apply(try st.setLink(index, up: up, pointToPoint: p.fullDuplex, megabitsPerSecond: p.megabitsPerSecond, now: now))
+                } catch { logger.debug("spanning tree: \(error)") }
             }
         case .spanningTreeConfiguration(let c):
             guard let st = spanningTree else { return }

@@ -327,12 +327,17 @@ struct SpanningTreeLabTests {
             if states.values.contains(where: { $0 == "listening" || $0 == "learning" }) { return 99 }
             return states.values.filter { $0 == "blocking" }.count
         }
-        let ports = try converge(mesh, [0, 1], blocked: 1, extraBlocked: kernelBlocked)
-        for i in 0..<2 {
-            let facing = try #require(mesh.end(i, to: 2))
-            let p = try #require(ports[i]?.first { $0.name == facing })
-            #expect(p.stpCompatible, "swbridge b\(i)'s port facing the kernel bridge speaks STP: \(p)")
+        var ports = try converge(mesh, [0, 1], blocked: 1, extraBlocked: kernelBlocked)
+        // A port migrates to STP when it hears legacy BPDUs once its migrate time (3 s after it
+        // came up, 17.24) has passed: the tree may settle before that.
+        let migrated = try waitUntil(timeout: .seconds(20), interval: .milliseconds(100)) {
+            for i in 0..<2 { ports[i] = try mesh.swbridgePorts(i) }
+            return try (0..<2).allSatisfy { i in
+                let facing = try #require(mesh.end(i, to: 2))
+                return ports[i]?.first { $0.name == facing }?.stpCompatible == true
+            }
         }
+        #expect(migrated, "both swbridges' ports facing the kernel bridge speak STP: \(ports)")
         // The root is the kernel bridge: both swbridges' root ports face it.
         for i in 0..<2 {
             let root = try mesh.stp(i)["rootPort"] as? Int
