@@ -206,15 +206,20 @@ final class ControlPlane: @unchecked Sendable {
     private func handle(_ command: ControlPlaneCommand, now: Timestamp) {
         switch command {
         case .addPort(let index, let port):
+            // An interface that came back is announced again: the tree keeps its port (a link
+            // down while it was gone) and hears that its link is up.
+            let known = ports[index]?.name == port.name
             ports[index] = port
             if let st = spanningTree {
                 do {
-                    apply(try st.addPort(index, address: port.address, name: port.name, configuration: port.spanningTree, now: now))
+                    if !known {
+                        apply(try st.addPort(index, address: port.address, name: port.name, configuration: port.spanningTree, now: now))
+                    }
                     apply(try st.setLink(index, up: port.up, pointToPoint: port.fullDuplex, megabitsPerSecond: port.megabitsPerSecond,
                                          now: now))
                 } catch { logger.error("spanning tree: port \(port.name): \(error)") }
             }
-            if let s = snooper { apply(s.setPort(index, flags: port.multicast, now: now)) }
+            if let s = snooper, !known { apply(s.setPort(index, flags: port.multicast, now: now)) }
         case .removePort(let index):
             let name = ports[index]?.name ?? "\(index)"
             ports[index] = nil

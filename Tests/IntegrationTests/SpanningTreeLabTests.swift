@@ -81,6 +81,9 @@ final class BridgeMesh: @unchecked Sendable {
         links.first { $0.a == i && $0.endA == name }?.b ?? links.first { $0.b == i && $0.endB == name }?.a
     }
 
+    /// Takes charge of a swbridge started by the caller (stopped at teardown).
+    func adopt(_ i: Int, _ p: SwbridgeProcess) { swbridges[i] = p }
+
     @discardableResult
     func startSwbridge(_ i: Int, _ extra: [String], portOptions: [String: String] = [:]) throws -> SwbridgeProcess {
         let args = ports(of: i).flatMap { ["--port", $0 + (portOptions[$0] ?? "")] } + extra
@@ -400,6 +403,40 @@ struct SpanningTreeLabTests {
         TimingBounds.expect(cut <= 1.0, "RSTP failover with OVS \(Int(cut * 1000)) ms (bound 1000 ms)")
     }
 
+    @Test("a link added at runtime (link add) joins the tree: the loop it closes is blocked, two threads, no storm",
+          .timeLimit(.minutes(2)))
+    func linkAddedAtRuntimeJoinsTheTree() throws {
+        let mesh = try BridgeMesh(bridges: 3, links: Self.triangle)
+        defer { mesh.teardown() }
+        // b1 and b2 start without their link to each other: a chain b1 - b0 - b2, no loop.
+        let b1b2 = try #require(mesh.end(1, to: 2)), b2b1 = try #require(mesh.end(2, to: 1))
+        for i in 0..<3 {
+            let skip = i == 1 ? b1b2 : i == 2 ? b2b1 : ""
+            let args = mesh.ports(of: i).filter { $0 != skip }.flatMap { ["--port", $0] }
+                + ["--stp", "rstp", "--threads", "2", "--stp-priority", i == 0 ? "4096" : "32768"]
+            let p = try SwbridgeProcess(binary: mesh.binary, name: "\(mesh.lab.prefix)b\(i)", namespace: mesh.bridgeNamespaces[i], arguments: args)
+            mesh.adopt(i, p)
+        }
+        _ = try converge(mesh, [0, 1, 2], blocked: 0)
+        #expect(try mesh.unreachablePairs().isEmpty)
+        // Close the loop at runtime, on both bridges.
+        _ = try mesh.swbridges[1]!.mustControl(["link", "add", "dev", b1b2], lab: mesh.lab)
+        _ = try mesh.swbridges[2]!.mustControl(["link", "add", "dev", b2b1], lab: mesh.lab)
+        let ports = try converge(mesh, [0, 1, 2], blocked: 1)
+        #expect(ports.values.flatMap { $0 }.filter { $0.role == "alternate" }.count == 1, "\(ports)")
+        #expect(try mesh.unreachablePairs().isEmpty, "every host reaches every other")
+        #expect(try mesh.broadcastCopies(marker: "stp-add") == [1, 1], "a broadcast arrives once at each host")
+        for i in 0..<3 {
+            let stats = try #require(try mesh.swbridges[i]!.json(["stats"], lab: mesh.lab) as? [String: Any])
+            let moved = ((stats["fdb"] as? [String: Any])?["moved"] as? NSNumber)?.intValue ?? -1
+            #expect(moved >= 0 && moved < 10, "b\(i): no MAC flapping (moved \(moved))")
+        }
+        // And taken away again: the tree goes back to a chain, nothing blocked.
+        _ = try mesh.swbridges[1]!.mustControl(["link", "del", "dev", b1b2], lab: mesh.lab)
+        _ = try converge(mesh, [0, 1, 2], blocked: 0)
+        #expect(try mesh.unreachablePairs().isEmpty)
+    }
+
     @Test("a looped veth with RSTP: blocked before it forwards, no storm", .timeLimit(.minutes(2)))
     func loopedVethIsBlocked() throws {
         try withSwbridgeLab(hosts: 2) { topo in
@@ -430,6 +467,27 @@ struct SpanningTreeLabTests {
                 #expect(rx >= 0 && rx < 100, "\(end) received \(rx) frames: no storm")
             }
             #expect(!bridge.standardError.contains("forwarding loop"), "no loop warning")
+        }
+    }
+
+    @Test("a port whose interface vanishes and comes back rejoins the tree and forwards again", .timeLimit(.minutes(2)))
+    func vanishedPortRejoins() throws {
+        try withSwbridgeLab(hosts: 2) { topo in
+            let bridge = try topo.start(["--stp", "rstp"])
+            func state(_ port: String) throws -> String {
+                try bridge.mustControl(["link", "show"], lab: topo.lab).split(separator: "\n").first { $0.contains("\(port):") }.map(String.init) ?? ""
+            }
+            #expect(try waitUntil(timeout: .seconds(30), interval: .milliseconds(100)) { try state(topo.ports[1]).contains("state forwarding") })
+            try topo.lab.mustRun(["ip", "link", "del", topo.ports[1]], in: topo.br)
+            #expect(try waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) { try state(topo.ports[1]).contains("ABSENT") })
+            try topo.connect(1)
+            var line = ""
+            let back = try waitUntil(timeout: .seconds(30), interval: .milliseconds(100)) {
+                line = try state(topo.ports[1])
+                return line.contains("UP,LOWER_UP") && line.contains("state forwarding")
+            }
+            #expect(back, "the port forwards again: \(line)")
+            #expect(try topo.ping(from: 0, to: 1, count: 3).received == 3)
         }
     }
 
