@@ -166,6 +166,21 @@ import BridgeCore
         #expect(trianglePorts.filter { net.state($0) != .forwarding } == [ep(2, 0)])
     }
 
+    @Test("cutting the root link of the bridge that is designated toward the alternate port converges without timers")
+    func cuttingTheDesignatedSidesRootLink() throws {
+        let (net, ab, _, _) = try triangle()
+        net.run(seconds: 10)  // past auto edge, migrate time and the start's topology changes
+        #expect(net.role(ep(1, 1)) == .designated && net.role(ep(2, 0)) == .alternate)
+        try net.cut(ab)
+        // b1 lost its root: it claims root on 1.1; b2's alternate hears that worse news from the
+        // same designated port, takes it, becomes designated and proposes; b1 agrees.
+        let t = net.time(until: 10) {
+            net.role(ep(1, 1)) == .root && net.state(ep(1, 1)) == .forwarding && net.role(ep(2, 0)) == .designated
+                && net.state(ep(2, 0)) == .forwarding
+        }
+        #expect(t == 0, "converged after \(t.map { "\($0) s" } ?? "more than 10 s") of simulated time")
+    }
+
     @Test func topologyChangeFlushesTheOtherPorts() throws {
         let (net, _, _, ac) = try triangle()
         net.run(seconds: 10)
