@@ -32,6 +32,11 @@ protocol ControlledBridge: AnyObject, Sendable {
     func reload(check: Bool) throws(BridgeError) -> ReloadReport
     /// The busiest source stations, from the workers' samplers.
     func talkers(limit: Int, now: Timestamp) -> TalkersReport
+    // VXLAN ports (defaults below for bridges without them).
+    func vxlanDestinations() -> [Int: [MACAddress: String]]
+    func namespaceIdentity() -> String
+    func attachVXLAN(_ port: PortConfiguration) throws(BridgeError)
+    func detachVXLAN(_ name: String) throws(BridgeError)
 }
 
 extension ControlledBridge {
@@ -186,7 +191,7 @@ struct ControlHandler: Sendable {
     private func checkNamespace(_ client: String) -> ControlResponse? {
         let own = bridge.namespaceIdentity()
         guard client != own else { return nil }
-        return .failure("swbridge vxlan must run in the network namespace of bridge \(bridge.name) (it runs in another: use ip netns exec)")
+        return .failure("swbridge vxlan must run in the network namespace of bridge \(bridge.name) (namespace \(own), the command runs in \(client.isEmpty ? "an unknown one" : client): use ip netns exec)")
     }
 
     /// Runs a change; its refusal becomes the answer.
