@@ -135,6 +135,10 @@ public enum VXLANSetup {
             guard existing.kind == "vxlan" else {
                 throw .invalid("vxlan \(parameters.name): an interface of that name exists and is not VXLAN (kind \(existing.kind ?? "none"))")
             }
+            // Enslaved to a kernel bridge or bond: someone else's, not a leftover of ours.
+            guard existing.masterIndex == nil else {
+                throw .invalid("vxlan \(parameters.name): a VXLAN device of that name exists and is enslaved to another master")
+            }
             try delete(parameters.name)
         }
         try create(parameters)

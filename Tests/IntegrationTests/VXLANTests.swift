@@ -245,6 +245,9 @@ struct VXLANTests {
             let b1 = try topo.startSwbridge(1, arguments: ["--config", config])
             let links = try b1.mustControl(["link", "show"], lab: topo.lab)
             #expect(links.contains("vx0") && links.contains("mtu 1450"), "\(links)")
+            // The file's device is one of its ports: a reload sees nothing to change.
+            let reload = try b1.mustControl(["reload", "--check"], lab: topo.lab)
+            #expect(reload.contains("no change"), "\(reload)")
 
             // Every host pings every other, across machines and within one.
             let all = [(0, 0), (0, 1), (1, 0), (1, 1)]
@@ -325,6 +328,27 @@ struct VXLANTests {
             let fdb = try topo.bridges[0]!.mustControl(["fdb", "show"], lab: topo.lab)
             #expect(fdb.contains("\(WireFrame.text(macs[2])) dev vx0 dst \(VXLANLab.underlayAddress(2))"), "\(fdb)")
             #expect(try topo.ping(from: (1, 0), to: (2, 0)).allAnswered)
+        }
+    }
+
+    @Test("a multicast underlay group instead of remotes: broadcast reaches every machine once, unicast follows learning",
+          .timeLimit(.minutes(3)))
+    func multicastGroup() throws {
+        try withVXLANLab(machines: 3, hostsPerMachine: 1) { topo in
+            for m in 0..<3 {
+                try topo.startSwbridge(m)
+                let r = try topo.vxlan(m, ["add", "dev", "vx0", "vni", "\(topo.vni)", "local", VXLANLab.underlayAddress(m),
+                                           "group", "239.1.1.42", "dev", try topo.lab.interfaceName("u\(m)")])
+                #expect(r.status == 0, "\(r)")
+            }
+            let socks = try (0..<3).map { try topo.packetSocket($0, 0) }
+            let marker = "group-\(topo.lab.prefix)"
+            try socks[0].send(WireFrame.make(dst: WireFrame.broadcast, src: try topo.hostMAC(0, 0), marker: marker))
+            #expect(copies(of: marker, at: [socks[1], socks[2]], expecting: [1, 1]) == [1, 1])
+            for (a, b) in [(0, 1), (1, 2), (2, 0)] {
+                let p = try topo.ping(from: (a, 0), to: (b, 0))
+                #expect(p.allAnswered, "m\(a) -> m\(b): \(p.output)")
+            }
         }
     }
 
