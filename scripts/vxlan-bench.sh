@@ -132,10 +132,21 @@ measure() {
 }
 
 declare -A result
+drops_report=""
 for bridge in linux swbridge; do
     topology
     "bridges_$bridge"
     result[$bridge]=$(measure)
+    if [[ $bridge == swbridge ]]; then
+        # Where frames were lost: each bridge's kernel ring drops and transmit drops, per port.
+        for m in 0 1; do
+            ip netns exec "$p-m$m" timeout 10 "$swbridge" stats --json --name "${p}m$m" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("  swbridge m%s: " % sys.argv[1] + ", ".join("%s ring_drops %s tx_dropped %s" % (p["name"], p.get("ringDrops"), p["txDropped"]) for p in r["ports"]))' "$m" > "/tmp/$p-drops.txt"
+            drops_report+="$(cat "/tmp/$p-drops.txt")"$'\n'
+        done
+    fi
     cleanup
 done
 
@@ -151,3 +162,4 @@ loss = 100.0 * max(0, sent - deliv) / sent if sent else 0
 print("%-10s %10.2f %12d %14.0f %14.0f %7.1f%%" % (b, gbit, retr, sent / secs, deliv / secs, loss))
 EOF
 done
+printf '\nwhere swbridge lost frames (whole run):\n%s' "$drops_report"
