@@ -232,12 +232,15 @@ struct Run: ParsableCommand {
         }
         // VXLAN devices of the configuration file, created while root's capabilities are held
         // (the bridge keeps only CAP_NET_RAW once its ports are open), before they are opened.
+        var createdDevices: [String] = []
         if let config, let file = try? ConfigFile.load(path: config) {
             for device in file.vxlan {
                 do { try VXLANSetup.recreate(device) } catch {
                     printError("\(error)")
+                    for name in createdDevices { try? VXLANSetup.delete(name) }
                     throw ExitCode.failure
                 }
+                createdDevices.append(device.name)
                 logger.info("vxlan \(device.name): created (vni \(device.vni), local \(device.local))")
             }
         }
@@ -255,6 +258,8 @@ struct Run: ParsableCommand {
             bridge = try Bridge(options: opts, logger: logger)
         } catch {
             printError("\(error)")
+            // Best effort: once the bridge dropped CAP_NET_ADMIN this fails, and the next start re-creates them.
+            for name in createdDevices { try? VXLANSetup.delete(name) }
             throw ExitCode.failure
         }
         var metricsServer: MetricsServer?
