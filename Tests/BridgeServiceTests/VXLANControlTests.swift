@@ -103,6 +103,20 @@ struct VXLANControlTests {
         #expect(try JSONDecoder().decode(PortStatsRow.self, from: Data(old.utf8)).txDrops == nil)
     }
 
+    @Test("the MTU is derived from the interface holding the local address (here lo: 65,536 - 50); an explicit one is kept")
+    func derivedMTU() throws {
+        let loopback = try #require(VXLANAddress(parsing: "127.0.0.1"))
+        let lo = try Interface.mtu(of: "lo")
+        var p = VXLANParameters(name: "vx0", vni: 1, local: loopback)
+        p.remotes = [try #require(VXLANAddress(parsing: "198.19.0.2"))]
+        #expect(try p.resolved().mtu == lo - 50)
+        p.mtu = 1400
+        #expect(try p.resolved().mtu == 1400)
+        p.mtu = nil
+        p.underlay = "no-such-if0"
+        #expect(throws: BridgeError.self) { try p.resolved() }
+    }
+
     @Test("the configuration file's vxlan section: devices, remotes as a list or words, each also a port; errors name the key")
     func configFile() throws {
         let f = try ConfigFile.parse("""
