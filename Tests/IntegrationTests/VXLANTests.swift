@@ -286,6 +286,14 @@ struct VXLANTests {
             #expect(try topo.lab.run(["ip", "link", "show", "vx9"], in: topo.underlay).status != 0, "a refused add left its device")
             #expect(try topo.ping(from: (0, 0), to: (1, 1)).allAnswered)
 
+            // A restart from the file re-creates the device the first run left (the running
+            // bridge could not delete it: it holds only CAP_NET_RAW), and forwards again.
+            topo.bridges[1]!.kill()
+            #expect(try topo.lab.run(["ip", "link", "show", "vx0"], in: topo.machines[1]).status == 0, "left by the first run")
+            let again = try topo.startSwbridge(1, arguments: ["--config", config])
+            #expect(try again.mustControl(["link", "show"], lab: topo.lab).contains("vx0"))
+            #expect(try topo.ping(from: (1, 1), to: (0, 0)).allAnswered)
+
             // vxlan show, then vxlan del: the port is detached and the device gone.
             let show = try topo.vxlan(0, ["show"])
             #expect(show.status == 0 && show.standardOutput.contains("remotes \(VXLANLab.underlayAddress(1))"), "\(show)")
