@@ -25,6 +25,8 @@ public func swbridgeFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> 
     if failures.isEmpty { failures += TalkerSamplerCheck.check(input) }
     // rtnetlink datagrams (link events the bridge acts on): parse or throw, never trap.
     _ = try? NetlinkParser.linkEvents(in: input)
+    // A VXLAN device's FDB dump (`fdb show` reads it for `dst`): parse or throw, never trap.
+    _ = try? VXLANFDBEntry.entries(in: input)
     // BPDUs (SpanningTree): parse or throw, re-encode to the same value, and drive a bridge.
     if failures.isEmpty { failures += BPDUFuzz.check(input) }
     // IGMP/MLD: the classifier, the parsers, a snooper and the multicast table (MulticastFuzz.swift).

@@ -20,6 +20,7 @@ mkdir -p "$out/artifacts" "$out/corpus"
 bin="$out/fuzz-engine"
 
 sources=(Sources/BridgeCore/*.swift Sources/PacketIO/NetlinkMessage.swift Sources/PacketIO/NetlinkLinkInfo.swift
+         Sources/PacketIO/NetlinkVXLANMessages.swift
          Sources/SpanningTree/*.swift
          Sources/MulticastSnooping/*.swift Fuzz/MulticastFuzz.swift
          Tests/IntegrationTests/Support/HardeningFuzzHarness.swift Fuzz/FuzzEntry.swift)

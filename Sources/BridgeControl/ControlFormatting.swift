@@ -13,13 +13,15 @@ import BridgeCore
 /// Text renderings of control results.
 public enum ControlFormatting {
     /// `bridge fdb show` lines: `aa:bb:cc:dd:ee:ff dev vethA vlan 1 master br0 permanent`.
-    /// `vlan N` is left out when the row has no VLAN (VLAN filtering off); learned entries
+    /// `vlan N` is left out when the row has no VLAN (VLAN filtering off); `dst IP` names the
+    /// remote VTEP of a station behind a VXLAN port (as `bridge fdb show` does); learned entries
     /// carry nothing after `master br0`, static ones ` permanent`.
     public static func fdbShow(_ rows: [FDBRow], bridge: String) -> String {
         var out = ""
         for row in rows {
             out += "\(row.mac) dev \(row.dev)"
             if let vlan = row.vlan { out += " vlan \(vlan)" }
+            if let dst = row.dst { out += " dst \(dst)" }
             out += " master \(bridge)"
             if row.isStatic { out += " permanent" }
             out += "\n"
@@ -84,6 +86,10 @@ public enum ControlFormatting {
         for p in report.ports {
             for (reason, count) in orderedDrops(p.drops) where allDrops || count != 0 {
                 dropRows.append([p.name, reason, "\(count)", dropDescription(reason)])
+            }
+            // Egress drops (a frame too big for this port's MTU), after the ingress ones.
+            for (reason, count) in (p.txDrops ?? [:]).sorted(by: { $0.key < $1.key }) where allDrops || count != 0 {
+                dropRows.append([p.name, reason, "\(count)", TransmitDropReason.description(reason) ?? ""])
             }
         }
         if dropRows.isEmpty {

@@ -162,6 +162,13 @@ public enum ControlRequest: Equatable, Sendable {
     case talkers(limit: Int)
     /// The spanning tree: bridge and ports (`swbridge stp show`).
     case stpShow
+    // VXLAN (issue 17): `swbridge vxlan add|del` creates or deletes the kernel device itself
+    // (the bridge keeps only CAP_NET_RAW) and asks the bridge to attach or detach it.
+    /// Attaches VXLAN device `dev` as a port; `namespace` is the network namespace the client
+    /// created it in (`VXLANNamespace.current`), refused unless it is the bridge's.
+    case vxlanAttach(dev: String, namespace: String, settings: PortSettings)
+    /// Detaches VXLAN port `dev` (refused for another kind of port or another namespace).
+    case vxlanDetach(dev: String, namespace: String)
 
     /// The command's wire name, also used in logs.
     public var command: String {
@@ -185,6 +192,8 @@ public enum ControlRequest: Equatable, Sendable {
         case .reload: return "reload"
         case .talkers: return "talkers"
         case .stpShow: return "stp-show"
+        case .vxlanAttach: return "vxlan-attach"
+        case .vxlanDetach: return "vxlan-detach"
         }
     }
 }
@@ -339,7 +348,7 @@ public struct CaptureStatus: Codable, Equatable, Sendable {
 }
 
 extension ControlRequest: Codable {
-    private enum CodingKeys: String, CodingKey { case command, mac, dev, vlan, capture, id, settings, check, limit }
+    private enum CodingKeys: String, CodingKey { case command, mac, dev, vlan, capture, id, settings, check, limit, namespace }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -372,6 +381,12 @@ extension ControlRequest: Codable {
         case "reload": self = .reload(check: try c.decode(Bool.self, forKey: .check))
         case "talkers": self = .talkers(limit: try c.decode(Int.self, forKey: .limit))
         case "stp-show": self = .stpShow
+        case "vxlan-attach":
+            self = .vxlanAttach(
+                dev: try c.decode(String.self, forKey: .dev), namespace: try c.decode(String.self, forKey: .namespace),
+                settings: try c.decode(PortSettings.self, forKey: .settings))
+        case "vxlan-detach":
+            self = .vxlanDetach(dev: try c.decode(String.self, forKey: .dev), namespace: try c.decode(String.self, forKey: .namespace))
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown command '\(command)'")
         }
@@ -411,6 +426,13 @@ extension ControlRequest: Codable {
             try c.encode(check, forKey: .check)
         case .talkers(let limit):
             try c.encode(limit, forKey: .limit)
+        case .vxlanAttach(let dev, let namespace, let settings):
+            try c.encode(dev, forKey: .dev)
+            try c.encode(namespace, forKey: .namespace)
+            try c.encode(settings, forKey: .settings)
+        case .vxlanDetach(let dev, let namespace):
+            try c.encode(dev, forKey: .dev)
+            try c.encode(namespace, forKey: .namespace)
         }
     }
 }
@@ -620,13 +642,17 @@ public struct FDBRow: Codable, Equatable, Sendable {
     public var isStatic: Bool
     /// Time since the station was last seen (0 for static entries).
     public var idleSeconds: Double
+    /// For a station behind a VXLAN port: the remote VTEP the kernel's VXLAN device learned it
+    /// behind (`dst IP` in `bridge fdb show`); nil otherwise or not (yet) known.
+    public var dst: String?
 
-    public init(mac: String, dev: String, vlan: UInt16?, isStatic: Bool, idleSeconds: Double) {
+    public init(mac: String, dev: String, vlan: UInt16?, isStatic: Bool, idleSeconds: Double, dst: String? = nil) {
         self.mac = mac
         self.dev = dev
         self.vlan = vlan
         self.isStatic = isStatic
         self.idleSeconds = idleSeconds
+        self.dst = dst
     }
 
     /// The row for a table entry on the port named `dev`.
@@ -728,6 +754,9 @@ public struct PortStatsRow: Codable, Equatable, Sendable {
     /// those its queue had no room for (nil from a server that does not count them).
     public var controlFrames: UInt64?
     public var controlFramesDropped: UInt64?
+    /// Frames this port did not send, by `TransmitDropReason` name (`too-big`: larger than
+    /// the interface's MTU); also counted in `txDropped`. Nil from bridges that do not say.
+    public var txDrops: [String: UInt64]?
 
     public init(
         name: String, rxFrames: UInt64, rxBytes: UInt64, forwarded: UInt64, flooded: UInt64, txFrames: UInt64,
@@ -760,6 +789,21 @@ public struct PortStatsRow: Codable, Equatable, Sendable {
 
     /// All received frames dropped, whatever the reason.
     public var droppedTotal: UInt64 { drops.values.reduce(0, +) }
+}
+
+/// Why a port did not send a frame it was given (egress drops; `DropReason` is ingress).
+public enum TransmitDropReason {
+    /// Larger than the egress interface's MTU (+ Ethernet header, + one VLAN tag) and not a
+    /// GSO super-frame the kernel segments: e.g. a 1,500-byte host MTU into a VXLAN port of 1,450.
+    public static let tooBig = "too-big"
+
+    /// The one-line description `stats` prints.
+    public static func description(_ name: String) -> String? {
+        switch name {
+        case tooBig: return "frame larger than the egress port's MTU (not sent; also in tx_dropped): lower the senders' MTU"
+        default: return nil
+        }
+    }
 }
 
 /// The FDB section of `stats`: sizes, bound and life counters.

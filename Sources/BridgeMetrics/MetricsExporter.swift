@@ -71,6 +71,10 @@ public final class MetricsExporter: Sendable {
                 count(&s, "swbridge_port_drops_total", labels + [("reason", reason)], n,
                       "Frames received on the port and dropped, by reason (swbridge stats --all-drops describes them).")
             }
+            for (reason, n) in (p.txDrops ?? [:]).sorted(by: { $0.key < $1.key }) {
+                count(&s, "swbridge_port_tx_drops_total", labels + [("reason", reason)], n,
+                      "Frames the port did not send, by reason (too-big: larger than its MTU); part of tx_dropped.")
+            }
             if let drops = p.ringDrops {
                 count(&s, "swbridge_port_ring_drops_total", labels, drops, "Frames the kernel dropped because the port's receive ring was full.")
             }

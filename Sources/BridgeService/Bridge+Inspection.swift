@@ -81,7 +81,9 @@ extension Bridge {
                 c += w.counters.snapshot(port: i)
                 if let s = w.published.withLock({ $0[i] }) { ring = ring + s }
             }
-            rows.append(PortStatsRow(name: p.name, counters: c, ringPackets: ring.kernelPackets, ringDrops: ring.kernelDrops))
+            var row = PortStatsRow(name: p.name, counters: c, ringPackets: ring.kernelPackets, ringDrops: ring.kernelDrops)
+            row.txDrops = [TransmitDropReason.tooBig: ring.transmitOversize]
+            rows.append(row)
         }
         let now = monotonicNow()
         return StatsReport(

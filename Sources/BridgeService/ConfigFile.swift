@@ -29,8 +29,15 @@
 // too. A port that names none of the three is in VLAN 1, PVID 1, untagged (Linux's
 // default_pvid); a port that names any of them gets exactly what it names (like `bridge vlan`,
 // `pvid: 10` alone leaves VLAN 10 tagged on egress).
+//
+// `vxlan:` lists kernel VXLAN devices `run` creates (re-creates, if an earlier run left one)
+// before it opens its ports, each also a port:
+//
+//     vxlan:
+//       - {name: vx0, vni: 42, local: 198.19.0.1, remote: [198.19.0.2, 198.19.0.3]}
 
 import BridgeCore
+import PacketIO
 import Foundation
 import SpanningTree
 import Yams
@@ -102,6 +109,9 @@ public struct BridgeFile: Equatable, Sendable {
     public var txHoldCount: UInt16?
     public var ports: [ConfiguredPort] = []
     public var staticFDB: [ConfiguredStaticEntry] = []
+    /// `vxlan:` devices `run` creates before it opens the ports; each is also a port (in
+    /// `ports`, with default settings unless `ports` lists it too).
+    public var vxlan: [VXLANParameters] = []
 
     public init() {}
 
@@ -188,7 +198,7 @@ private struct Reader {
     static let bridgeKeys: Set<String> = [
         "name", "ageing", "max_learned", "max_static", "vlan_filtering", "vlan_protocol", "group_fwd_mask", "threads",
         "backend", "ports", "static_fdb", "metrics", "stp", "stp_priority", "hello_time", "forward_delay", "max_age",
-        "tx_hold_count",
+        "tx_hold_count", "vxlan",
     ]
     static let portKeys = Set([
         "name", "pvid", "vlans", "untagged", "state", "backend", "bcast_limit", "mcast_limit", "unknown_limit",
@@ -296,8 +306,19 @@ private struct Reader {
             case "static_fdb":
                 guard case .sequence(let seq) = v else { throw fail(v, key, "expected a list of entries") }
                 for (i, e) in seq.enumerated() { f.staticFDB.append(try staticEntry(e, "static_fdb[\(i)]")) }
+            case "vxlan":
+                guard case .sequence(let seq) = v else { throw fail(v, key, "expected a list of VXLAN devices") }
+                for (i, e) in seq.enumerated() {
+                    let d = try vxlanDevice(e, "vxlan[\(i)]")
+                    guard !f.vxlan.contains(where: { $0.name == d.name }) else { throw fail(e, "vxlan[\(i)].name", "device \(d.name) is listed twice") }
+                    f.vxlan.append(d)
+                }
             default: break  // mapping() refused unknown keys
             }
+        }
+        // A VXLAN device is a port: with default settings unless `ports` lists it (in any order).
+        for d in f.vxlan where !f.ports.contains(where: { $0.port.name == d.name }) {
+            f.ports.append(ConfiguredPort(port: PortConfiguration(name: d.name)))
         }
         let portNames = Set(f.ports.map(\.port.name))
         for (i, e) in f.staticFDB.enumerated() where !portNames.contains(e.dev) {
@@ -394,6 +415,48 @@ private struct Reader {
             p.port.vlans = members
             p.port.untaggedVLANs = untagged ?? VLANSet()
         }
+        return p
+    }
+
+    static let vxlanKeys: Set<String> = ["name", "vni", "local", "remote", "dstport", "group", "dev", "mtu"]
+
+    /// `{name: vx0, vni: 42, local: 198.19.0.1, remote: [198.19.0.2], dstport: 4789, mtu: 1450}`
+    /// or with `group: 239.1.1.1, dev: eth1`: the words of `swbridge vxlan add`.
+    func vxlanDevice(_ node: Node, _ path: String) throws(ConfigFileError) -> VXLANParameters {
+        let pairs = try mapping(node, path, allowed: Self.vxlanKeys)
+        func value(_ key: String) -> Node? { pairs.first(where: { $0.0 == key })?.1 }
+        func address(_ n: Node, _ k: String) throws(ConfigFileError) -> VXLANAddress {
+            let s = try string(n, k)
+            guard let a = VXLANAddress(parsing: s) else { throw fail(n, k, "expected an IPv4 or IPv6 address, got '\(s)'") }
+            return a
+        }
+        guard let nameNode = value("name"), let vniNode = value("vni"), let localNode = value("local") else {
+            throw fail(node, path, "a VXLAN device needs name, vni and local")
+        }
+        let name = try string(nameNode, "\(path).name")
+        var p = VXLANParameters(
+            name: name, vni: UInt32(try int(vniNode, "\(path).vni", 0...Int(NetlinkVXLAN.maxVNI))),
+            local: try address(localNode, "\(path).local"))
+        if let r = value("remote") {
+            let k = "\(path).remote"
+            if case .sequence(let seq) = r {
+                for n in seq { p.remotes.append(try address(n, k)) }
+            } else {
+                for word in try string(r, k).split(separator: " ") {
+                    guard let a = VXLANAddress(parsing: String(word)) else { throw fail(r, k, "expected addresses, got '\(word)'") }
+                    p.remotes.append(a)
+                }
+            }
+        }
+        if let n = value("dstport") { p.port = UInt16(try int(n, "\(path).dstport", 1...65_535)) }
+        if let n = value("group") { p.group = try address(n, "\(path).group") }
+        if let n = value("dev") { p.underlay = try string(n, "\(path).dev") }
+        if let n = value("mtu") { p.mtu = try int(n, "\(path).mtu", 68...65_535) }
+        // What does not need the machine (names, address families) is checked now.
+        var spec = VXLANDeviceSpec(name: p.name, vni: p.vni, local: p.local, remotes: p.remotes, port: p.port,
+                                   group: p.group, underlayIndex: p.underlay == nil ? nil : 0, mtu: p.mtu)
+        spec.learning = true
+        if let refusal = spec.refusal { throw fail(node, path, refusal) }
         return p
     }
 

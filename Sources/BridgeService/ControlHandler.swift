@@ -37,6 +37,11 @@ protocol ControlledBridge: AnyObject, Sendable {
     func spanningTreeStatus() -> SpanningTreeStatus?
     /// Changes port `index`'s spanning-tree settings (already validated).
     func setSpanningTreePort(_ index: Int, _ settings: PortSettings) throws(BridgeError)
+    // VXLAN ports (defaults below for bridges without them).
+    func vxlanDestinations() -> [Int: [MACAddress: String]]
+    func namespaceIdentity() -> String
+    func attachVXLAN(_ port: PortConfiguration) throws(BridgeError)
+    func detachVXLAN(_ name: String) throws(BridgeError)
 }
 
 extension ControlledBridge {
@@ -51,6 +56,19 @@ extension ControlledBridge {
     }
 }
 
+// VXLAN ports (issue 17; the running bridge's side is Bridge+VXLAN.swift). Defaults for
+// bridges without VXLAN support (test fakes): no remote VTEPs known, attaching refused.
+extension ControlledBridge {
+    /// Per port slot, the remote VTEP of each inner MAC the port's VXLAN device learned.
+    func vxlanDestinations() -> [Int: [MACAddress: String]] { [:] }
+    /// The identity of the bridge's network namespace (`VXLANNamespace.current()`).
+    func namespaceIdentity() -> String { "" }
+    /// Attaches VXLAN device `port.name` (refused for another kind of interface).
+    func attachVXLAN(_ port: PortConfiguration) throws(BridgeError) { throw .invalid("this bridge has no VXLAN support") }
+    /// Detaches VXLAN port `name` (refused for another kind of port).
+    func detachVXLAN(_ name: String) throws(BridgeError) { throw .invalid("this bridge has no VXLAN support") }
+}
+
 struct ControlHandler: Sendable {
     let bridge: any ControlledBridge
 
@@ -58,9 +76,12 @@ struct ControlHandler: Sendable {
         let config = bridge.configuration
         switch request {
         case .fdbShow:
+            let destinations = bridge.vxlanDestinations()
             let rows = bridge.table.entries(now: now).map { e in
-                FDBRow(e, dev: e.port < config.ports.count ? config.ports[e.port].name : "port\(e.port)",
-                       vlanFiltering: config.vlanFiltering)
+                var row = FDBRow(e, dev: e.port < config.ports.count ? config.ports[e.port].name : "port\(e.port)",
+                                 vlanFiltering: config.vlanFiltering)
+                row.dst = destinations[e.port]?[e.mac]
+                return row
             }
             return .success(.fdb(rows))
         case .fdbAdd(let text, let dev, let vlan):
@@ -174,7 +195,25 @@ struct ControlHandler: Sendable {
             } catch {
                 return .failure(error.description)
             }
+        case .vxlanAttach(let dev, let namespace, let settings):
+            if let refusal = checkNamespace(namespace) { return refusal }
+            guard settings.backend == nil || settings.backend == "af_packet" else { return .failure("a VXLAN port uses af_packet") }
+            var port = PortConfiguration(name: dev)
+            if let refusal = Self.apply(settings, to: &port) { return .failure(refusal) }
+            return run { () throws(BridgeError) in try bridge.attachVXLAN(port) }
+        case .vxlanDetach(let dev, let namespace):
+            if let refusal = checkNamespace(namespace) { return refusal }
+            return run { () throws(BridgeError) in try bridge.detachVXLAN(dev) }
         }
+    }
+
+    /// A VXLAN device is created by the client (`swbridge vxlan add`) in its own namespace: it
+    /// must be the bridge's, or the bridge would attach (or the client delete) another
+    /// interface of the same name.
+    private func checkNamespace(_ client: String) -> ControlResponse? {
+        let own = bridge.namespaceIdentity()
+        guard client != own else { return nil }
+        return .failure("swbridge vxlan must run in the network namespace of bridge \(bridge.name) (namespace \(own), the command runs in \(client.isEmpty ? "an unknown one" : client): use ip netns exec)")
     }
 
     /// Runs a change; its refusal becomes the answer.

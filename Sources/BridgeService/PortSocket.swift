@@ -24,10 +24,14 @@ struct PortIOStatistics: Sendable {
     /// frames too large for a slot that the full socket queue could not take).
     var kernelDrops: UInt64 = 0
     var transmitErrors: UInt64 = 0
+    /// Frames not sent because they were larger than the interface's MTU (a part of
+    /// `transmitErrors`): `stats` shows them as drops of reason `too-big` on the egress port.
+    var transmitOversize: UInt64 = 0
 
     static func + (a: PortIOStatistics, b: PortIOStatistics) -> PortIOStatistics {
         PortIOStatistics(kernelPackets: a.kernelPackets &+ b.kernelPackets, kernelDrops: a.kernelDrops &+ b.kernelDrops,
-                         transmitErrors: a.transmitErrors &+ b.transmitErrors)
+                         transmitErrors: a.transmitErrors &+ b.transmitErrors,
+                         transmitOversize: a.transmitOversize &+ b.transmitOversize)
     }
 }
 
@@ -58,7 +62,8 @@ extension AFPacketPort: PortSocket {
         let s = statistics()
         return PortIOStatistics(
             kernelPackets: s.kernelPackets, kernelDrops: s.kernelDrops &+ s.droppedTruncated,
-            transmitErrors: s.transmitErrors &+ s.transmitDroppedBusy &+ s.transmitDroppedOversize)
+            transmitErrors: s.transmitErrors &+ s.transmitDroppedBusy &+ s.transmitDroppedOversize,
+            transmitOversize: s.transmitDroppedOversize)
     }
 }
 

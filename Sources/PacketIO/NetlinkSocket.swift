@@ -179,10 +179,11 @@ public final class NetlinkSocket {
     }
 
     /// Sends a request and returns its replies (without the ACK). `label` names the request in
-    /// errors ("RTM_GETLINK"); `subject` what it was about (an interface name).
-    public func request(_ type: UInt16, label: String, subject: String = "",
+    /// errors ("RTM_GETLINK"); `subject` what it was about (an interface name). `flags` are
+    /// added to NLM_F_REQUEST | NLM_F_ACK (NLM_F_CREATE | NLM_F_EXCL for a new object).
+    public func request(_ type: UInt16, label: String, subject: String = "", flags: UInt16 = 0,
                         _ fill: (inout NetlinkMessageBuilder) -> Void) throws(NetlinkError) -> [NetlinkMessage] {
-        try exchange(type, dump: false, label: label, subject: subject, fill)
+        try exchange(type, dump: false, label: label, subject: subject, extraFlags: flags, fill)
     }
 
     /// Sends a dump request (NLM_F_DUMP) and returns every message of the dump. Retried up to
@@ -199,12 +200,12 @@ public final class NetlinkSocket {
         throw .dumpInterrupted(request: label)
     }
 
-    private func exchange(_ type: UInt16, dump: Bool, label: String, subject: String,
+    private func exchange(_ type: UInt16, dump: Bool, label: String, subject: String, extraFlags: UInt16 = 0,
                           _ fill: (inout NetlinkMessageBuilder) -> Void) throws(NetlinkError) -> [NetlinkMessage] {
         sequence &+= 1
         let seq = sequence
         var builder = NetlinkMessageBuilder(
-            type: type, flags: Netlink.flagRequest | (dump ? Netlink.flagDump : Netlink.flagAck), sequence: seq)
+            type: type, flags: Netlink.flagRequest | (dump ? Netlink.flagDump : Netlink.flagAck) | extraFlags, sequence: seq)
         fill(&builder)
         try send(builder.finish(), label: label, subject: subject)
         var replies: [NetlinkMessage] = []

@@ -275,6 +275,20 @@ struct Run: ParsableCommand {
         guard geteuid() == 0 else {
             throw ValidationError("swbridge run needs root (CAP_NET_RAW and CAP_NET_ADMIN) to open AF_PACKET sockets")
         }
+        // VXLAN devices of the configuration file, created while root's capabilities are held
+        // (the bridge keeps only CAP_NET_RAW once its ports are open), before they are opened.
+        var createdDevices: [String] = []
+        if let config, let file = try? ConfigFile.load(path: config) {
+            for device in file.vxlan {
+                do { try VXLANSetup.recreate(device) } catch {
+                    printError("\(error)")
+                    for name in createdDevices { try? VXLANSetup.delete(name) }
+                    throw ExitCode.failure
+                }
+                createdDevices.append(device.name)
+                logger.info("vxlan \(device.name): created (vni \(device.vni), local \(device.local))")
+            }
+        }
         // The metrics socket is bound while root's capabilities are still held (a port below
         // 1024 needs them); its server thread starts after the bridge dropped them.
         var metricsSocket: MetricsServer.BoundSocket? = nil
@@ -289,6 +303,8 @@ struct Run: ParsableCommand {
             bridge = try Bridge(options: opts, logger: logger)
         } catch {
             printError("\(error)")
+            // Best effort: once the bridge dropped CAP_NET_ADMIN this fails, and the next start re-creates them.
+            for name in createdDevices { try? VXLANSetup.delete(name) }
             throw ExitCode.failure
         }
         var metricsServer: MetricsServer?
