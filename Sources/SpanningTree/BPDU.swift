@@ -52,6 +52,30 @@ public struct BridgeIdentifier: Hashable, Comparable, Sendable, Codable, CustomS
         let ext = String(p & 0x0FFF, radix: 16)
         return "\(String(p >> 12, radix: 16)).\(String(repeating: "0", count: 3 - ext.count))\(ext).\(address)"
     }
+
+    /// Reads `description`'s form back; nil if it is not one.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 1, parts[1].count == 3, let p = UInt16(parts[0], radix: 16),
+            let ext = UInt16(parts[1], radix: 16), let mac = try? MACAddress(parsing: String(parts[2]))
+        else { return nil }
+        self.init(priority: p << 12 | ext, address: mac)
+    }
+
+    // In JSON (`stp show --json`) as `description` reads: what a user compares with mstpctl.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let id = BridgeIdentifier(parsing: text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a bridge id like 8.000.02:00:00:00:00:01: '\(text)'")
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
 }
 
 /// A port identifier (802.1D 9.2.7): 4-bit priority, 12-bit port number.
@@ -78,6 +102,30 @@ public struct PortIdentifier: Hashable, Comparable, Sendable, Codable, CustomStr
     public var description: String {
         let n = String(number, radix: 16)
         return "\(String(priority >> 4, radix: 16)).\(String(repeating: "0", count: 3 - n.count))\(n)"
+    }
+
+    /// Reads `description`'s form back; nil if it is not one.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count == 1, parts[1].count == 3, let p = UInt8(parts[0], radix: 16),
+            let n = UInt16(parts[1], radix: 16)
+        else { return nil }
+        self.init(priority: p << 4, number: n)
+    }
+
+    // In JSON as `description` reads (`8.001`).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let id = PortIdentifier(parsing: text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a port id like 8.001: '\(text)'")
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
     }
 }
 

@@ -240,5 +240,14 @@ import BridgeCore
         #expect(try JSONDecoder().decode(SpanningTreeStatus.self, from: json) == s)
         let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
         #expect(object["rootPathCost"] as? Int == 20_000)
+        // Identifiers read as mstpctl prints them, and parse back.
+        #expect(object["bridgeId"] as? String == "8.000.02:00:00:00:09:00")
+        #expect(object["designatedRoot"] as? String == "1.000.02:00:00:00:01:00")
+        #expect(object["rootPortId"] as? String == "8.001")
+        for bad in ["8.000", "x.000.02:00:00:00:00:01", "8.0000.02:00:00:00:00:01", "8.000.02:00:00"] {
+            #expect(BridgeIdentifier(parsing: bad) == nil, "\(bad)")
+        }
+        #expect(PortIdentifier(parsing: "8.1") == nil && PortIdentifier(parsing: "f.fff") == PortIdentifier(priority: 0xF0, number: 0xFFF))
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(BridgeIdentifier.self, from: Data("\"junk\"".utf8)) }
     }
 }
