@@ -73,6 +73,11 @@ enum HardeningFuzzHarness {
         config.vlanFiltering = mode & 4 != 0
         config.vlanProtocol = mode & 8 != 0 ? EtherType.qinq : EtherType.vlan
         if mode & 32 != 0 { config.groupForwardMask = UInt16(b3) << 3 | 0x4000 }
+        // Bit 6: a spanning tree runs, each port's state from b3 (discarding, learning,
+        // forwarding). Bit 7: multicast snooping, with a table where every VLAN has a querier,
+        // port 0 is a router port and a few groups have members.
+        config.spanningTree = mode & 64 != 0
+        config.multicastSnooping = mode & 128 != 0
         var portBytes: [UInt8] = []
         for _ in 0..<8 { portBytes.append(r.byte()) }  // always 8, whatever the port count
         for i in 0..<portCount {
@@ -82,6 +87,10 @@ enum HardeningFuzzHarness {
                 name: "p\(i)", state: f & 0x40 != 0 ? .disabled : .forwarding,
                 flags: PortFlags(rawValue: f & 0x3F), pvid: pvid,
                 vlans: VLANSet([1, 2, 3, 4094]), untaggedVLANs: VLANSet(pvid.map { [$0] } ?? []))
+            if config.spanningTree {
+                let g = b3 >> UInt8(i % 4 * 2) & 3
+                p.spanningTree = g == 0 ? .discarding : g == 1 ? .learning : .forwarding
+            }
             if mode & 16 != 0 {
                 p.stormControl = StormControl(
                     broadcast: UInt32(b2 & 3) * 5, multicast: UInt32(b2 >> 2 & 3) * 5 + 1,
@@ -90,9 +99,26 @@ enum HardeningFuzzHarness {
             config.ports.append(p)
         }
         let table = MACTable(configuration: .init(maxLearned: 1 + Int(b3), maxStatic: 4, ageingTime: .seconds(1)))
+        var mdb: MulticastGroupTable? = nil
+        if config.multicastSnooping {
+            let t = MulticastGroupTable(maxGroups: 64)
+            for v: UInt16 in [0, 1, 2, 3] {
+                t.setSnoopingActive(vlan: v, ipv6: false, true)
+                t.setSnoopingActive(vlan: v, ipv6: true, b2 & 1 != 0)
+                var routers = MulticastPortSet()
+                routers.insert(0)
+                t.setRouterPorts(vlan: v, routers)
+                for g in 0..<4 {
+                    var members = MulticastPortSet()
+                    members.insert(Int(b2 >> UInt8(g)) % max(portCount, 1))
+                    try? t.setMembers(vlan: v, group: MulticastGroup(ipv4: 0xEF01_0100 | UInt32(g)), members)
+                }
+            }
+            mdb = t
+        }
         let engine: ForwardingEngine
         do {
-            engine = try ForwardingEngine(table: table, configuration: config, maxBatch: batch)
+            engine = try ForwardingEngine(table: table, configuration: config, maxBatch: batch, multicastTable: mdb)
         } catch {
             failures.append("configuration refused: \(error)")
             return
@@ -139,11 +165,11 @@ enum HardeningFuzzHarness {
         table.age(now: Timestamp(milliseconds: now &+ 1_500), budget: 64)
         table.flush(port: 0)
         checkTable(table, now: Timestamp(milliseconds: now), &failures)
-        // Every port's counters add up: rx = forwarded + flooded + every drop reason.
+        // Every port's counters add up: rx = forwarded + flooded + snooped + every drop reason.
         for row in 0..<engine.counters.rows {
             let c = engine.counters.snapshot(port: row)
-            if c.rxFrames != c.forwarded + c.flooded + c.droppedTotal {
-                failures.append("row \(row): rx \(c.rxFrames) != forwarded \(c.forwarded) + flooded \(c.flooded) + dropped \(c.droppedTotal)")
+            if c.rxFrames != c.forwarded + c.flooded + c.snooped + c.droppedTotal {
+                failures.append("row \(row): rx \(c.rxFrames) != forwarded \(c.forwarded) + flooded \(c.flooded) + snooped \(c.snooped) + dropped \(c.droppedTotal)")
             }
         }
     }
@@ -164,6 +190,10 @@ enum HardeningFuzzHarness {
         if !forwarding {
             if v.dropReason != .portDisabled { failures.append("disabled port: \(v.action)") }
             return
+        }
+        // A port the spanning tree has not let forward sends nothing anywhere.
+        if config.ports[f.port].spanningTree != .forwarding && v.dropReason == nil {
+            failures.append("\(config.ports[f.port].spanningTree) port \(f.port) forwarded: \(v.action)")
         }
         switch parseError {
         case .runt?: if v.dropReason != .runt { failures.append("runt (\(f.bytes.count) B): \(v.action)") }
@@ -186,6 +216,7 @@ enum HardeningFuzzHarness {
         for p in v.egress {
             if p >= config.ports.count { failures.append("egress to unconfigured port \(p)"); continue }
             if config.ports[p].state != .forwarding { failures.append("egress to disabled port \(p)") }
+            if config.ports[p].spanningTree != .forwarding { failures.append("egress to \(config.ports[p].spanningTree) port \(p)") }
             if p == f.port && !config.ports[p].flags.contains(.hairpin) { failures.append("back out of ingress \(p)") }
             if config.ports[p].flags.contains(.isolated) && config.ports[f.port].flags.contains(.isolated) {
                 failures.append("isolated \(f.port) -> isolated \(p)")
