@@ -163,10 +163,12 @@ final class ControlPlane: @unchecked Sendable {
         var stopping = false
         while !stopping {
             let now = monotonicNow().milliseconds
-            var timeout: UInt64 = spanningTree != nil ? (nextSpanningTreeTick > now ? nextSpanningTreeTick - now : 0) : 1000
-            if let d = snooper?.nextDeadline?.milliseconds { timeout = min(timeout, d > now ? d - now : 0) }
+            // Until the next spanning-tree second or snooping deadline; with neither, until
+            // woken (an idle bridge without a tree costs no wake-ups).
+            var timeout: UInt64? = spanningTree != nil ? (nextSpanningTreeTick > now ? nextSpanningTreeTick - now : 0) : nil
+            if let d = snooper?.nextDeadline?.milliseconds { timeout = min(timeout ?? .max, d > now ? d - now : 0) }
             var pfd = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
-            _ = poll(&pfd, 1, Int32(min(timeout, 1000)))
+            _ = poll(&pfd, 1, timeout.map { Int32(min($0, 60_000)) } ?? -1)
             var sink = [UInt8](repeating: 0, count: 64)
             while read(wakeRead, &sink, sink.count) > 0 {}
 
