@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "BridgeCore", "LabKit"], swiftSettings: strict),
         .executableTarget(
             name: "BridgeCoreBenchmarks",
-            dependencies: ["BridgeCore", .product(name: "Benchmark", package: "benchmark")],
+            dependencies: ["BridgeCore", "CLinuxPacket", .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/BridgeCoreBenchmarks",
             swiftSettings: strict,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -307,6 +307,7 @@ let benchmarks: @Sendable () -> Void = {
 
     multicastBenchmarks()
     spanningTreeBenchmarks()
+    wakeupFloorBenchmarks()
 
     // MARK: The whole pass: ports -> engine -> ports, in memory.
 
