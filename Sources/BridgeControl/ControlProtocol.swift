@@ -15,6 +15,7 @@
 // because the client may be an older or newer build, or `socat`.
 
 import BridgeCore
+import MulticastSnooping
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -159,6 +160,9 @@ public enum ControlRequest: Equatable, Sendable {
     case reload(check: Bool)
     /// The busiest source stations by sampled frames/s, at most `limit` (`swbridge top`).
     case talkers(limit: Int)
+    // Multicast snooping (issue 14).
+    /// The multicast database, router ports and queriers (`bridge mdb show`).
+    case mdbShow
 
     /// The command's wire name, also used in logs.
     public var command: String {
@@ -181,6 +185,8 @@ public enum ControlRequest: Equatable, Sendable {
         case .bridgeSet: return "bridge-set"
         case .reload: return "reload"
         case .talkers: return "talkers"
+        // Multicast snooping.
+        case .mdbShow: return "mdb-show"
         }
     }
 }
@@ -198,6 +204,10 @@ public struct PortSettings: Codable, Equatable, Sendable {
     public var state: String?
     /// `af_packet` or `pcap` (link add only).
     public var backend: String?
+    /// Multicast snooping: `mcast_router` 0 (never), 1 (learned), 2 (always).
+    public var mcastRouter: Int?
+    /// Multicast snooping: `mcast_fast_leave`.
+    public var mcastFastLeave: Bool?
 
     public init(
         learning: Bool? = nil, flood: Bool? = nil, mcastFlood: Bool? = nil, bcastFlood: Bool? = nil,
@@ -219,7 +229,9 @@ public struct PortSettings: Codable, Equatable, Sendable {
          ("hairpin", hairpin), ("isolated", isolated)].compactMap { n, v in v.map { (n, $0) } }
     }
 
-    public var isEmpty: Bool { flagValues.isEmpty && state == nil && backend == nil }
+    public var isEmpty: Bool { flagValues.isEmpty && state == nil && backend == nil && !hasMulticast }
+    /// Whether a multicast snooping setting is given.
+    public var hasMulticast: Bool { mcastRouter != nil || mcastFastLeave != nil }
 }
 
 /// `vlan add|del dev IF vid N[-M] [pvid] [untagged]`.
@@ -338,6 +350,8 @@ extension ControlRequest: Codable {
         case "bridge-set": self = .bridgeSet(try c.decode(BridgeSettings.self, forKey: .settings))
         case "reload": self = .reload(check: try c.decode(Bool.self, forKey: .check))
         case "talkers": self = .talkers(limit: try c.decode(Int.self, forKey: .limit))
+        // Multicast snooping.
+        case "mdb-show": self = .mdbShow
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown command '\(command)'")
         }
@@ -377,6 +391,8 @@ extension ControlRequest: Codable {
             try c.encode(check, forKey: .check)
         case .talkers(let limit):
             try c.encode(limit, forKey: .limit)
+        // Multicast snooping.
+        case .mdbShow: break
         }
     }
 }
@@ -430,6 +446,9 @@ public enum ControlResult: Equatable, Sendable {
     case reload(ReloadReport)
     /// For `talkers`.
     case talkers(TalkersReport)
+    // Multicast snooping.
+    /// For `mdbShow`.
+    case mdb(MDBStatus)
 }
 
 /// The busiest source stations, estimated from sampled frames (TalkerSampler.swift).
@@ -516,7 +535,11 @@ public struct ReloadReport: Codable, Equatable, Sendable {
 }
 
 extension ControlResult: Codable {
-    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed, capture, vlans, reload, talkers }
+    private enum CodingKeys: String, CodingKey {
+        case kind, fdb, links, stats, changed, capture, vlans, reload, talkers
+        // Multicast snooping.
+        case mdb
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -530,6 +553,8 @@ extension ControlResult: Codable {
         case "vlans": self = .vlans(try c.decode([VLANRow].self, forKey: .vlans))
         case "reload": self = .reload(try c.decode(ReloadReport.self, forKey: .reload))
         case "talkers": self = .talkers(try c.decode(TalkersReport.self, forKey: .talkers))
+        // Multicast snooping.
+        case "mdb": self = .mdb(try c.decode(MDBStatus.self, forKey: .mdb))
         default:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown result kind '\(kind)'")
         }
@@ -562,6 +587,10 @@ extension ControlResult: Codable {
         case .talkers(let report):
             try c.encode("talkers", forKey: .kind)
             try c.encode(report, forKey: .talkers)
+        // Multicast snooping.
+        case .mdb(let status):
+            try c.encode("mdb", forKey: .kind)
+            try c.encode(status, forKey: .mdb)
         }
     }
 }
@@ -684,6 +713,13 @@ public struct PortStatsRow: Codable, Equatable, Sendable {
     public var ringPackets: UInt64?
     /// Packets the kernel dropped because the ring was full (`tp_drops`); nil without a kernel ring.
     public var ringDrops: UInt64?
+    /// Multicast frames received here and delivered by snooping (members and router ports)
+    /// rather than flooded (absent in answers of older bridges).
+    public var snooped: UInt64?
+    /// Control frames (IGMP/MLD, BPDUs) received here and handed to the control plane.
+    public var punted: UInt64?
+    /// Control frames received here the control plane's queue had no room for.
+    public var puntDropped: UInt64?
 
     public init(
         name: String, rxFrames: UInt64, rxBytes: UInt64, forwarded: UInt64, flooded: UInt64, txFrames: UInt64,
@@ -710,6 +746,9 @@ public struct PortStatsRow: Codable, Equatable, Sendable {
             name: name, rxFrames: c.rxFrames, rxBytes: c.rxBytes, forwarded: c.forwarded, flooded: c.flooded,
             txFrames: c.txFrames, txBytes: c.txBytes, txDropped: c.txDropped, drops: drops,
             ringPackets: ringPackets, ringDrops: ringDrops)
+        snooped = c.snooped
+        punted = c.punted
+        puntDropped = c.puntDropped
     }
 
     /// All received frames dropped, whatever the reason.
@@ -788,14 +827,36 @@ public struct StatsReport: Codable, Equatable, Sendable {
     public var fdb: FDBStatsSection
     /// One row per forwarding thread (absent in answers of older bridges).
     public var workers: [WorkerStatsRow]?
+    /// Multicast snooping's counters and table (nil: snooping off, or an older bridge).
+    public var multicast: MulticastStatsSection?
 
     public init(bridge: String, uptimeSeconds: Double, vlanFiltering: Bool, ports: [PortStatsRow], fdb: FDBStatsSection,
-                workers: [WorkerStatsRow]? = nil) {
+                workers: [WorkerStatsRow]? = nil, multicast: MulticastStatsSection? = nil) {
+        self.multicast = multicast
         self.bridge = bridge
         self.uptimeSeconds = uptimeSeconds
         self.vlanFiltering = vlanFiltering
         self.ports = ports
         self.fdb = fdb
         self.workers = workers
+    }
+}
+
+/// The multicast snooping section of `stats`: what the snooper counted and its table.
+public struct MulticastStatsSection: Codable, Equatable, Sendable {
+    /// Reports, leaves, queries received and sent, malformed input by reason, expiries.
+    public var counters: MulticastSnoopingCounters
+    /// Groups held, inserted, removed, joins refused because the table was full.
+    public var table: MulticastTableStatistics
+    /// `--mcast-max-groups`.
+    public var maxGroups: Int
+    /// Whether our querier is enabled (`--mcast-querier`).
+    public var querier: Bool
+
+    public init(counters: MulticastSnoopingCounters, table: MulticastTableStatistics, maxGroups: Int, querier: Bool) {
+        self.counters = counters
+        self.table = table
+        self.maxGroups = maxGroups
+        self.querier = querier
     }
 }

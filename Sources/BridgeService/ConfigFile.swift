@@ -28,6 +28,7 @@
 
 import BridgeCore
 import Foundation
+import MulticastSnooping
 import Yams
 
 /// A refusal of a configuration file: where and why.
@@ -49,10 +50,13 @@ public struct ConfiguredPort: Equatable, Sendable {
     public var port: PortConfiguration
     /// nil: the bridge's default backend.
     public var backend: PortBackend?
+    /// `mcast_router`, `mcast_fast_leave` (nil: neither given, the defaults).
+    public var multicast: MulticastPortFlags?
 
-    public init(port: PortConfiguration, backend: PortBackend? = nil) {
+    public init(port: PortConfiguration, backend: PortBackend? = nil, multicast: MulticastPortFlags? = nil) {
         self.port = port
         self.backend = backend
+        self.multicast = multicast
     }
 }
 
@@ -87,6 +91,8 @@ public struct BridgeFile: Equatable, Sendable {
     public var metrics: String?
     public var ports: [ConfiguredPort] = []
     public var staticFDB: [ConfiguredStaticEntry] = []
+    /// The `mcast_*` keys (MulticastOptions.swift); the command line's `--mcast-*` under them.
+    public var multicast = MulticastOptionValues()
 
     public init() {}
 
@@ -106,6 +112,7 @@ public struct BridgeFile: Equatable, Sendable {
         for p in ports {
             o.bridge.ports.append(p.port)
             o.backends[p.port.name] = p.backend ?? defaultBackend
+            if let m = p.multicast { o.multicastPorts[p.port.name] = m }
         }
         return o
     }
@@ -152,12 +159,19 @@ public enum ConfigFile {
 
 /// Walks the node tree; every check knows the node's line and its key path.
 private struct Reader {
-    static let bridgeKeys: Set<String> = [
+    static let bridgeKeys: Set<String> = Set([
         "name", "ageing", "max_learned", "max_static", "vlan_filtering", "vlan_protocol", "group_fwd_mask", "threads",
         "backend", "ports", "static_fdb", "metrics",
+    ]).union(Reader.multicastKeys)
+    /// Multicast snooping's bridge keys, as ip-link(8) names them.
+    static let multicastKeys: Set<String> = [
+        "mcast_snooping", "mcast_querier", "mcast_query_interval", "mcast_query_response_interval",
+        "mcast_last_member_count", "mcast_last_member_interval", "mcast_igmp_version", "mcast_mld_version",
+        "mcast_max_groups", "mcast_querier_ipv4", "mcast_querier_ipv6",
     ]
     static let portKeys = Set([
         "name", "pvid", "vlans", "untagged", "state", "backend", "bcast_limit", "mcast_limit", "unknown_limit",
+        "mcast_router", "mcast_fast_leave",
     ] + PortFlags.names.map(\.0))
     static let staticKeys: Set<String> = ["mac", "dev", "vlan"]
 
@@ -209,6 +223,13 @@ private struct Reader {
         do { return try VLANSet(parsing: s) } catch { throw fail(node, key, error.description) }
     }
 
+    /// Seconds, fractions allowed (`0.5`).
+    func seconds(_ node: Node, _ key: String) throws(ConfigFileError) -> Double {
+        let s = try string(node, key)
+        guard let v = Double(s), v.isFinite, v >= 0, v <= 86_400 else { throw fail(node, key, "expected seconds 0...86400, got '\(s)'") }
+        return v
+    }
+
     func backend(_ node: Node, _ key: String) throws(ConfigFileError) -> PortBackend {
         let s = try string(node, key)
         guard let b = PortBackend(rawValue: s) else { throw fail(node, key, "expected af_packet or pcap, got '\(s)'") }
@@ -239,6 +260,17 @@ private struct Reader {
             case "threads": f.threads = try int(v, key, 1...16)
             case "backend": f.backend = try backend(v, key)
             case "metrics": f.metrics = try string(v, key)
+            case "mcast_snooping": f.multicast.snooping = try bool(v, key) ? "on" : "off"
+            case "mcast_querier": f.multicast.querier = try bool(v, key)
+            case "mcast_query_interval": f.multicast.queryInterval = try seconds(v, key)
+            case "mcast_query_response_interval": f.multicast.queryResponseInterval = try seconds(v, key)
+            case "mcast_last_member_interval": f.multicast.lastMemberInterval = try seconds(v, key)
+            case "mcast_last_member_count": f.multicast.lastMemberCount = try int(v, key, 1...255)
+            case "mcast_igmp_version": f.multicast.igmpVersion = try int(v, key, 2...3)
+            case "mcast_mld_version": f.multicast.mldVersion = try int(v, key, 1...2)
+            case "mcast_max_groups": f.multicast.maxGroups = try int(v, key, 1...1_048_576)
+            case "mcast_querier_ipv4": f.multicast.querierIPv4 = try string(v, key)
+            case "mcast_querier_ipv6": f.multicast.querierIPv6 = try string(v, key)
             case "ports":
                 guard case .sequence(let seq) = v else { throw fail(v, key, "expected a list of ports") }
                 var names: Set<String> = []
@@ -261,6 +293,9 @@ private struct Reader {
         }
         if f.vlanFiltering != true, let i = f.staticFDB.firstIndex(where: { $0.vlan != nil }) {
             throw ConfigFileError(line: 0, key: "static_fdb[\(i)].vlan", message: "entries have a VLAN only with vlan_filtering: true")
+        }
+        do { _ = try f.multicast.configuration(optionPrefix: "mcast_") } catch {
+            throw ConfigFileError(line: 0, key: "mcast_*", message: error.description)
         }
         var check = BridgeConfiguration(ports: f.ports.map(\.port))
         check.vlanFiltering = f.vlanFiltering ?? false
@@ -301,6 +336,14 @@ private struct Reader {
             case "bcast_limit": p.port.stormControl.broadcast = UInt32(try int(v, k, 1...100_000_000))
             case "mcast_limit": p.port.stormControl.multicast = UInt32(try int(v, k, 1...100_000_000))
             case "unknown_limit": p.port.stormControl.unknownUnicast = UInt32(try int(v, k, 1...100_000_000))
+            case "mcast_router":
+                var m = p.multicast ?? MulticastPortFlags()
+                m.router = MulticastRouterMode(rawValue: try int(v, k, 0...2)) ?? .learned
+                p.multicast = m
+            case "mcast_fast_leave":
+                var m = p.multicast ?? MulticastPortFlags()
+                m.fastLeave = try bool(v, k)
+                p.multicast = m
             default:
                 guard let flag = PortFlags.names.first(where: { $0.0 == key })?.1 else { throw fail(v, k, "unknown key") }
                 if try bool(v, k) { p.port.flags.insert(flag) } else { p.port.flags.remove(flag) }

@@ -10,6 +10,7 @@
 
 import BridgeControl
 import BridgeCore
+import MulticastSnooping
 
 /// What the control handler needs of a bridge.
 protocol ControlledBridge: AnyObject, Sendable {
@@ -32,12 +33,22 @@ protocol ControlledBridge: AnyObject, Sendable {
     func reload(check: Bool) throws(BridgeError) -> ReloadReport
     /// The busiest source stations, from the workers' samplers.
     func talkers(limit: Int, now: Timestamp) -> TalkersReport
+    // Multicast snooping.
+    /// `mdb show` (nil: snooping is off).
+    func multicastStatus() -> MDBStatus?
+    /// `mcast_router` / `mcast_fast_leave` of a port by name (nil: unchanged).
+    func setMulticastPort(name: String, router: Int?, fastLeave: Bool?) throws(BridgeError)
 }
 
 extension ControlledBridge {
     /// A bridge without samplers (test fakes) has no talkers to report.
     func talkers(limit: Int, now: Timestamp) -> TalkersReport {
         TalkersReport(windowSeconds: 0, sampleEvery: 0, talkers: [])
+    }
+    /// A bridge without snooping (test fakes).
+    func multicastStatus() -> MDBStatus? { nil }
+    func setMulticastPort(name: String, router: Int?, fastLeave: Bool?) throws(BridgeError) {
+        throw .invalid("multicast snooping is off on bridge \(self.name)")
     }
 }
 
@@ -96,13 +107,27 @@ struct ControlHandler: Sendable {
                 backend = parsed
             }
             if let refusal = Self.apply(settings, to: &port) { return .failure(refusal) }
-            return run { () throws(BridgeError) in _ = try bridge.attachPort(port, backend: backend) }
+            return run { () throws(BridgeError) in
+                // Kept by name first, so the port starts with them.
+                if settings.hasMulticast {
+                    try bridge.setMulticastPort(name: dev, router: settings.mcastRouter, fastLeave: settings.mcastFastLeave)
+                }
+                _ = try bridge.attachPort(port, backend: backend)
+            }
         case .linkDel(let dev):
             return run { () throws(BridgeError) in try bridge.detachPort(dev) }
         case .linkSet(let dev, let settings):
             guard settings.backend == nil else { return .failure("a port's backend changes with link del and link add") }
             guard let i = index(of: dev, config) else { return noSuchPort(dev) }
             return run { () throws(BridgeError) in
+                if settings.hasMulticast {
+                    if let r = settings.mcastRouter, !(0...2).contains(r) { throw .invalid("mcast_router takes 0, 1 or 2, not \(r)") }
+                    try bridge.setMulticastPort(name: dev, router: settings.mcastRouter, fastLeave: settings.mcastFastLeave)
+                }
+                var rest = settings
+                rest.mcastRouter = nil
+                rest.mcastFastLeave = nil
+                guard !rest.isEmpty else { return }
                 try bridge.reconfigure { c throws(BridgeError) in
                     if let refusal = Self.apply(settings, to: &c.ports[i]) { throw .invalid(refusal) }
                 }
@@ -146,6 +171,9 @@ struct ControlHandler: Sendable {
         case .talkers(let limit):
             guard (1...1000).contains(limit) else { return .failure("talkers: limit must be 1...1000") }
             return .success(.talkers(bridge.talkers(limit: limit, now: now)))
+        // Multicast snooping.
+        case .mdbShow:
+            return .success(.mdb(bridge.multicastStatus() ?? MDBStatus(bridge: bridge.name, snooping: false, querier: false)))
         case .reload(let check):
             do {
                 return .success(.reload(try bridge.reload(check: check)))

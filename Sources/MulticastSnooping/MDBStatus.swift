@@ -58,6 +58,18 @@ public struct MDBStatus: Codable, Sendable, Equatable {
     public var queriers: [Querier]
     public var counters: MulticastSnoopingCounters
     public var table: MulticastTableStatistics
+
+    public init(bridge: String, snooping: Bool, querier: Bool, entries: [Entry] = [], routerPorts: [RouterPort] = [],
+                queriers: [Querier] = [], counters: MulticastSnoopingCounters = .init(), table: MulticastTableStatistics = .init()) {
+        self.bridge = bridge
+        self.snooping = snooping
+        self.querier = querier
+        self.entries = entries
+        self.routerPorts = routerPorts
+        self.queriers = queriers
+        self.counters = counters
+        self.table = table
+    }
 }
 
 extension MulticastSnooper {
