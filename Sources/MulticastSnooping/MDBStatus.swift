@@ -24,6 +24,15 @@ public struct MDBStatus: Codable, Sendable, Equatable {
         public var state: String
         /// Seconds until the membership expires.
         public var timerSeconds: Double
+
+        public init(port: String, portIndex: Int, group: String, vlan: UInt16, state: String, timerSeconds: Double) {
+            self.port = port
+            self.portIndex = portIndex
+            self.group = group
+            self.vlan = vlan
+            self.state = state
+            self.timerSeconds = timerSeconds
+        }
     }
     public struct RouterPort: Codable, Sendable, Equatable {
         public var port: String
