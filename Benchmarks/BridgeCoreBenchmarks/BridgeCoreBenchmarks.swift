@@ -306,6 +306,7 @@ let benchmarks: @Sendable () -> Void = {
     // MARK: Multicast snooping's per-frame path (MulticastBenchmarks.swift)
 
     multicastBenchmarks()
+    snoopingOverheadBenchmarks()
 
     // MARK: The whole pass: ports -> engine -> ports, in memory.
 
