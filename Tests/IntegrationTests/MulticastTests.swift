@@ -285,6 +285,27 @@ struct MulticastTests {
         }
     }
 
+    @Test("--mcast-snooping off floods everything; bad --mcast-* values are usage errors", .privileged)
+    func snoopingOffAndBadOptions() throws {
+        try withSwbridgeLab(hosts: 3) { topo in
+            for bad in [["--mcast-igmp-version", "4"], ["--mcast-snooping", "maybe"], ["--mcast-query-interval", "2"],
+                        ["--mcast-querier-ipv6", "2001:db8::1"]] {
+                let r = try topo.lab.run([topo.binary, "run", "--name", topo.name, "--port", topo.ports[0]] + bad, in: topo.br)
+                #expect(r.status == 64, "\(bad): exit \(r.status): \(r.standardError)")
+                #expect(r.standardError.contains("multicast snooping") || r.standardError.contains("--mcast-"), "\(bad): \(r.standardError)")
+            }
+            let bridge = try topo.start(["--mcast-snooping", "off", "--mcast-querier"])
+            let g = "239.1.1.1"
+            let r2 = try topo.lab.joinGroup(g, in: topo.hosts[1], local: SwbridgeLab.address(1), port: Self.port)
+            let seen = try Self.deliver(topo, groups: [g], count: 300)
+            #expect(seen[0].count(g) == 300 && seen[1].count(g) == 300, "\(seen.map(\.counts))")
+            #expect(try bridge.mustControl(["mdb", "show"], lab: topo.lab).contains("snooping is off"))
+            let stats = try bridge.json(["stats"], lab: topo.lab) as? [String: Any]
+            #expect(stats?["multicast"] == nil)
+            _ = r2
+        }
+    }
+
     @Test("Malformed and hostile IGMP is counted and bounded; the bridge keeps forwarding", .privileged)
     func hostileIGMP() throws {
         try withSwbridgeLab(hosts: 3) { topo in
