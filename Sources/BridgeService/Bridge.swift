@@ -91,6 +91,8 @@ public struct BridgeOptions: Sendable {
     public var multicastSnooping: MulticastSnoopingConfiguration?
     /// Per port name: `mcast_router`, `mcast_fast_leave` (absent: the defaults).
     public var multicastPorts: [String: MulticastPortFlags] = [:]
+    /// The `--mcast-*` options as given (a reload applies the file's `mcast_*` keys over them).
+    public var multicastCommandLine = MulticastOptionValues()
 
     public init() {}
 }

@@ -251,6 +251,7 @@ struct Run: ParsableCommand {
         }
         do {
             o.multicastSnooping = try multicast.configuration()
+            o.multicastCommandLine = multicastValues
         } catch {
             throw ValidationError(error.description)
         }

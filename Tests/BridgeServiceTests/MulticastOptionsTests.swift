@@ -143,6 +143,23 @@ struct MulticastOptionsTests {
         #expect(throws: ConfigFileError.self) { try ConfigFile.parse("mcast_igmp_version: 4\n") }
     }
 
+    @Test("Reload: port flags change live, bridge-wide mcast_* settings need a restart")
+    func reloadDiff() throws {
+        var running = BridgeOptions()
+        running.multicastSnooping = MulticastSnoopingConfiguration()
+        let ports = [ConfiguredPort(port: PortConfiguration(name: "v1"))]
+        let f = try ConfigFile.parse("ports:\n  - name: v1\n    mcast_router: 2\n")
+        let d = ConfigDiff(running: running, ports: ports, statics: [], file: f)
+        #expect(d.multicastPortsChanged == [.init(name: "v1", old: .init(), flags: .init(router: .permanent))])
+        #expect(d.needsRestart.isEmpty && !d.isEmpty)
+        #expect(d.lines == ["~ port v1: mcast_router 1 -> 2"])
+        let same = ConfigDiff(running: running, ports: [ConfiguredPort(port: PortConfiguration(name: "v1"), multicast: .init(router: .permanent))],
+                              statics: [], file: f)
+        #expect(same.isEmpty)
+        let querier = try ConfigFile.parse("mcast_querier: true\nports:\n  - name: v1\n")
+        #expect(ConfigDiff(running: running, ports: ports, statics: [], file: querier).needsRestart == ["mcast_*"])
+    }
+
     @Test("Control protocol: mdb-show round-trips; link set mcast words reach the bridge")
     func control() throws {
         let request = ControlRequest.mdbShow

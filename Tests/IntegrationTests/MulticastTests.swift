@@ -306,6 +306,41 @@ struct MulticastTests {
         }
     }
 
+    @Test("A configuration file sets the mcast_* keys; reload changes port flags live and refuses bridge-wide ones", .privileged)
+    func configFileAndReload() throws {
+        try withSwbridgeLab(hosts: 3) { topo in
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(topo.name)-mcast").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let file = "\(dir)/br.yaml"
+            func write(router: Int, interval: Int) throws {
+                try """
+                    mcast_querier: true
+                    mcast_query_interval: \(interval)
+                    mcast_query_response_interval: 1
+                    ports:
+                      - {name: \(topo.ports[0])}
+                      - {name: \(topo.ports[1])}
+                      - {name: \(topo.ports[2]), mcast_router: \(router)}
+                    """.write(toFile: file, atomically: true, encoding: .utf8)
+            }
+            try write(router: 1, interval: 2)
+            let bridge = try SwbridgeProcess(binary: topo.binary, name: topo.name, namespace: topo.br, arguments: ["--config", file])
+            defer { bridge.kill() }
+            #expect(try bridge.mustControl(["mdb", "show"], lab: topo.lab).contains("querier on \(topo.name) ipv4: self"))
+            try write(router: 2, interval: 2)
+            #expect(try bridge.mustControl(["reload", "--check"], lab: topo.lab).contains("~ port \(topo.ports[2]): mcast_router 1 -> 2"))
+            _ = try bridge.mustControl(["reload"], lab: topo.lab)
+            let listed = try waitUntil(timeout: .seconds(20), interval: .milliseconds(100)) {
+                try bridge.mustControl(["mdb", "show"], lab: topo.lab).contains("router ports on \(topo.name): \(topo.ports[2])")
+            }
+            #expect(listed, "reload did not make \(topo.ports[2]) a router port")
+            try write(router: 2, interval: 3)
+            let refused = try bridge.control(["reload"], lab: topo.lab)
+            #expect(refused.status != 0 && (refused.standardError + refused.standardOutput).contains("mcast_*"), "\(refused)")
+        }
+    }
+
     @Test("Malformed and hostile IGMP is counted and bounded; the bridge keeps forwarding", .privileged)
     func hostileIGMP() throws {
         try withSwbridgeLab(hosts: 3) { topo in
