@@ -125,6 +125,11 @@ seeds["mcast-mldv1-general-query"] = bytes.fromhex("33330000000122fbc9f6bd4386dd
 seeds["mcast-mldv1-report"] = bytes.fromhex("333300010001fe274544644c86dd6000000000200001fe80000000000000fc2745fffe44644cff0e00000000000000000000000100013a000502000001008300db5100000000ff0e0000000000000000000000010001")
 seeds["mcast-mldv2-group-query"] = bytes.fromhex("33330001000212a3357c4e9e86dd6000000000240001fe8000000000000010a335fffe7c4e9eff0e00000000000000000000000100023a000502000000008200e6e103e80000ff0e0000000000000000000000010002027d0000")
 seeds["mcast-mldv2-report-to-ex"] = bytes.fromhex("333300000016fe274544644c86dd6000000000240001fe80000000000000fc2745fffe44644cff0200000000000000000000000000163a000502000001008f00cb430000000104000000ff0e0000000000000000000000010002")
+# The hostile inputs of MulticastTests.hostileIGMP: a report cut after the IGMP type/code/checksum,
+# one with a wrong checksum, and a report for another group as sent 100,000 times.
+seeds["mcast-igmpv2-report-truncated"] = seeds["mcast-igmpv2-report"][:14 + 24 + 4]
+seeds["mcast-igmpv2-report-bad-checksum"] = seeds["mcast-igmpv2-report"][:14 + 24 + 2] + b"\x55\x55" + seeds["mcast-igmpv2-report"][14 + 24 + 4:]
+seeds["mcast-igmpv2-report-flood-group"] = seeds["mcast-igmpv2-report"][:14 + 24 + 4] + bytes([239, 100, 1, 2])
 
 os.makedirs(OUT, exist_ok=True)
 for name in os.listdir(OUT):

@@ -308,6 +308,7 @@ let benchmarks: @Sendable () -> Void = {
     multicastBenchmarks()
     spanningTreeBenchmarks()
     wakeupFloorBenchmarks()
+    snoopingOverheadBenchmarks()
 
     // MARK: The whole pass: ports -> engine -> ports, in memory.
 

@@ -142,12 +142,17 @@ public final class RunningBridge: @unchecked Sendable {
 
     /// Starts `spec` on `lab`'s ports and waits until it forwards (control socket, or the
     /// bridge device up). `swbridgePath` is this build's binary.
-    public static func start(_ spec: BridgeSpec, on lab: CompareLab, swbridgePath: String) throws -> RunningBridge {
+    /// `multicastQuerier`: the bridge runs its IGMP querier (the multicast trial needs one on
+    /// the segment): `mcast_querier 1` for the kernel bridge, `--mcast-querier` for swbridge,
+    /// both with a 1 s query response interval.
+    public static func start(_ spec: BridgeSpec, on lab: CompareLab, swbridgePath: String,
+                             multicastQuerier: Bool = false) throws -> RunningBridge {
         let name = lab.lab.prefix + "b"
         let ns = lab.bridgeNamespace
         switch spec {
         case .kernel:
-            try lab.lab.mustRun(["ip", "-n", ns, "link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
+            try lab.lab.mustRun(["ip", "-n", ns, "link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0"]
+                                + (multicastQuerier ? ["mcast_snooping", "1", "mcast_querier", "1", "mcast_query_response_interval", "100"] : []))
             for p in lab.ports { try lab.lab.mustRun(["ip", "-n", ns, "link", "set", p, "master", name]) }
             try lab.lab.mustRun(["ip", "-n", ns, "link", "set", name, "up"])
             return RunningBridge(spec: spec, lab: lab, name: name, process: nil, swbridgePath: swbridgePath)
@@ -158,6 +163,7 @@ public final class RunningBridge: @unchecked Sendable {
         case .swbridge(let extra, let binary):
             var args = [binary ?? swbridgePath, "run", "--name", name, "--log-level", "warning"]
             for p in lab.ports { args += ["--port", p] }
+            if multicastQuerier { args += ["--mcast-querier", "--mcast-query-response-interval", "1"] }
             args += extra
             let p = try lab.lab.spawn(args, in: ns)
             // Ready when its control socket answers: it answers only once its forwarding threads run.

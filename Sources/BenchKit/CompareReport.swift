@@ -99,6 +99,10 @@ public struct CompareReport: Codable, Equatable, Sendable {
         ("cpu_us_per_frame64", "system CPU per 64 B frame (µs)", false),
         ("bridge_cpu_us_per_frame64", "bridge process CPU per 64 B frame (µs)", false),
         ("idle_cpu_pct", "bridge CPU while idle (% of a core)", false),
+        ("mcast_offered_fps", "multicast, 1 member of 3 hosts: offered (frames/s)", true),
+        ("mcast_delivered_fps", "multicast: delivered to the member (frames/s)", true),
+        ("mcast_delivered", "multicast: delivered to the member (frames)", true),
+        ("mcast_leaked", "multicast: leaked to the non-member (frames)", false),
     ]
 
     /// Medians per bridge and metric from the trials.

@@ -32,6 +32,9 @@ public enum TrialGroup: String, CaseIterable, Sendable {
     case frames
     /// RFC 2889 address learning, caching capacity, flood stop, broadcast rate.
     case rfc2889
+    /// One sender, a group with one member among three hosts: delivered frames/s and frames
+    /// leaked to the non-member (MulticastTrial.swift); the bridges run their IGMP querier.
+    case multicast
 }
 
 /// What to compare and how hard.
@@ -81,13 +84,17 @@ public final class CompareRunner {
         if o.hosts < 3 { skipped.append("RFC 2889 address trials: they need a third host (--hosts 3 or more)") }
         let iperf = CompareTrials.hasIperf3
         if !iperf { skipped.append("TCP: iperf3 is not installed (scripts/setup.sh installs it)") }
+        let python3 = !o.trials.contains(.multicast) || MulticastTrial.hasPython3
+        if !python3 { skipped.append("multicast: python3 is not installed (the hosts join groups with its sockets)") }
+        if o.hosts < 3 && o.trials.contains(.multicast) { skipped.append("multicast: it needs a third host (--hosts 3 or more)") }
         for round in 1...o.effectiveRounds {
             for spec in bridges {
                 let label = spec.label
                 progress("round \(round)/\(o.effectiveRounds): \(label): starting")
                 let bridge: RunningBridge
                 do {
-                    bridge = try RunningBridge.start(spec, on: lab, swbridgePath: o.swbridgePath)
+                    bridge = try RunningBridge.start(spec, on: lab, swbridgePath: o.swbridgePath,
+                                                     multicastQuerier: o.trials.contains(.multicast))
                 } catch {
                     skipped.append("\(label), round \(round): \(error)")
                     continue
@@ -166,6 +173,15 @@ public final class CompareRunner {
                         address.cachingCapacity(learningRate: learned, record: rec)
                     } catch {
                         skipped.append("\(label), round \(round): RFC 2889 trials failed: \(error)")
+                    }
+                }
+                if o.hosts >= 3 && python3 && o.trials.contains(.multicast) {
+                    progress("round \(round): \(label): multicast, one member of three hosts")
+                    load = BenchEnvironment.loadAverage()
+                    do {
+                        try MulticastTrial.run(lab: lab, quick: o.quick) { kind, values, note in record(kind, values, note: note, load: load) }
+                    } catch {
+                        skipped.append("\(label), round \(round): multicast trial failed: \(error)")
                     }
                 }
             }

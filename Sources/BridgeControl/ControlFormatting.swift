@@ -9,6 +9,7 @@
 // each ending in a newline; an empty result is the empty string, as bridge(8) prints nothing.
 
 import BridgeCore
+import MulticastSnooping
 
 /// Text renderings of control results.
 public enum ControlFormatting {
@@ -119,6 +120,44 @@ public enum ControlFormatting {
                     + workers.map { w in
                         ["\(w.worker)", "\(w.batches)", decimal(w.cpuSeconds, places: 2), decimal(w.worstGapMilliseconds, places: 3)]
                     }, leftAligned: [], indent: "  ")
+        }
+        out += multicastStats(report)
+        return out
+    }
+
+    // MARK: Multicast snooping
+
+    /// `swbridge mdb show` (MDBFormatter's lines: bridge(8)'s `dev br0 port veth2 grp 239.1.1.1
+    /// temp`, router ports, queriers; `details` adds timers and counters).
+    public static func mdbShow(_ status: MDBStatus, details: Bool = false) -> String {
+        MDBFormatter.lines(status, details: details).map { $0 + "\n" }.joined()
+    }
+
+    /// The `multicast:` section of `stats` (empty without snooping): per port frames delivered
+    /// by snooping and control frames handed over, then the snooper's counters.
+    static func multicastStats(_ report: StatsReport) -> String {
+        guard let m = report.multicast else { return "" }
+        var out = "\nmulticast:\n"
+        out += table(
+            [["port", "snooped", "flooded", "punted", "punt_dropped"]]
+                + report.ports.map { p in
+                    [p.name, "\(p.snooped ?? 0)", "\(p.flooded)", "\(p.punted ?? 0)", "\(p.puntDropped ?? 0)"]
+                }, leftAligned: [0], indent: "  ")
+        let c = m.counters
+        out += table(
+            [
+                ["groups", "max_groups", "joins_refused", "reports", "leaves", "fast_leaves", "expired", "queries_rx", "queries_tx", "malformed"],
+                [
+                    "\(m.table.groups)", "\(m.maxGroups)", "\(m.table.refusedFull)",
+                    "\(c.igmpv1Reports + c.igmpv2Reports + c.igmpv3Reports + c.mldv1Reports + c.mldv2Reports)",
+                    "\(c.leaves)", "\(c.fastLeaves)", "\(c.membershipsExpired)",
+                    "\(c.igmpQueriesReceived + c.mldQueriesReceived)", "\(c.igmpQueriesSent + c.mldQueriesSent)",
+                    "\(c.malformedTotal)",
+                ],
+            ], leftAligned: [], indent: "  ")
+        out += "  reports: igmpv1 \(c.igmpv1Reports) igmpv2 \(c.igmpv2Reports) igmpv3 \(c.igmpv3Reports) mldv1 \(c.mldv1Reports) mldv2 \(c.mldv2Reports)\n"
+        for (reason, n) in c.malformed.sorted(by: { $0.key < $1.key }) where n > 0 {
+            out += "  malformed \(reason) \(n)\n"
         }
         return out
     }

@@ -15,6 +15,7 @@
 // because the client may be an older or newer build, or `socat`.
 
 import BridgeCore
+import MulticastSnooping
 import SpanningTree
 
 #if canImport(FoundationEssentials)
@@ -169,6 +170,9 @@ public enum ControlRequest: Equatable, Sendable {
     case vxlanAttach(dev: String, namespace: String, settings: PortSettings)
     /// Detaches VXLAN port `dev` (refused for another kind of port or another namespace).
     case vxlanDetach(dev: String, namespace: String)
+    // Multicast snooping (issue 14).
+    /// The multicast database, router ports and queriers (`bridge mdb show`).
+    case mdbShow
 
     /// The command's wire name, also used in logs.
     public var command: String {
@@ -194,6 +198,8 @@ public enum ControlRequest: Equatable, Sendable {
         case .stpShow: return "stp-show"
         case .vxlanAttach: return "vxlan-attach"
         case .vxlanDetach: return "vxlan-detach"
+        // Multicast snooping.
+        case .mdbShow: return "mdb-show"
         }
     }
 }
@@ -240,6 +246,10 @@ public struct PortSettings: Codable, Equatable, Sendable {
         stpCost != nil || stpPriority != nil || edge != nil || autoEdge != nil || p2p != nil || bpduGuard != nil
             || rootGuard != nil || bpduGuardClear != nil
     }
+    /// Multicast snooping: `mcast_router` 0 (never), 1 (learned), 2 (always).
+    public var mcastRouter: Int?
+    /// Multicast snooping: `mcast_fast_leave`.
+    public var mcastFastLeave: Bool?
 
     public init(
         learning: Bool? = nil, flood: Bool? = nil, mcastFlood: Bool? = nil, bcastFlood: Bool? = nil,
@@ -261,7 +271,9 @@ public struct PortSettings: Codable, Equatable, Sendable {
          ("hairpin", hairpin), ("isolated", isolated)].compactMap { n, v in v.map { (n, $0) } }
     }
 
-    public var isEmpty: Bool { flagValues.isEmpty && state == nil && backend == nil && !hasSpanningTreeSettings }
+    public var isEmpty: Bool { flagValues.isEmpty && state == nil && backend == nil && !hasSpanningTreeSettings && !hasMulticast }
+    /// Whether a multicast snooping setting is given.
+    public var hasMulticast: Bool { mcastRouter != nil || mcastFastLeave != nil }
 }
 
 /// `vlan add|del dev IF vid N[-M] [pvid] [untagged]`.
@@ -387,6 +399,8 @@ extension ControlRequest: Codable {
                 settings: try c.decode(PortSettings.self, forKey: .settings))
         case "vxlan-detach":
             self = .vxlanDetach(dev: try c.decode(String.self, forKey: .dev), namespace: try c.decode(String.self, forKey: .namespace))
+        // Multicast snooping.
+        case "mdb-show": self = .mdbShow
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown command '\(command)'")
         }
@@ -433,6 +447,8 @@ extension ControlRequest: Codable {
         case .vxlanDetach(let dev, let namespace):
             try c.encode(dev, forKey: .dev)
             try c.encode(namespace, forKey: .namespace)
+        // Multicast snooping.
+        case .mdbShow: break
         }
     }
 }
@@ -488,6 +504,9 @@ public enum ControlResult: Equatable, Sendable {
     case talkers(TalkersReport)
     /// For `stpShow`.
     case spanningTree(SpanningTreeStatus)
+    // Multicast snooping.
+    /// For `mdbShow`.
+    case mdb(MDBStatus)
 }
 
 /// The busiest source stations, estimated from sampled frames (TalkerSampler.swift).
@@ -574,7 +593,11 @@ public struct ReloadReport: Codable, Equatable, Sendable {
 }
 
 extension ControlResult: Codable {
-    private enum CodingKeys: String, CodingKey { case kind, fdb, links, stats, changed, capture, vlans, reload, talkers, stp }
+    private enum CodingKeys: String, CodingKey {
+        case kind, fdb, links, stats, changed, capture, vlans, reload, talkers, stp
+        // Multicast snooping.
+        case mdb
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -589,6 +612,8 @@ extension ControlResult: Codable {
         case "reload": self = .reload(try c.decode(ReloadReport.self, forKey: .reload))
         case "talkers": self = .talkers(try c.decode(TalkersReport.self, forKey: .talkers))
         case "stp": self = .spanningTree(try c.decode(SpanningTreeStatus.self, forKey: .stp))
+        // Multicast snooping.
+        case "mdb": self = .mdb(try c.decode(MDBStatus.self, forKey: .mdb))
         default:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown result kind '\(kind)'")
         }
@@ -624,6 +649,10 @@ extension ControlResult: Codable {
         case .spanningTree(let status):
             try c.encode("stp", forKey: .kind)
             try c.encode(status, forKey: .stp)
+        // Multicast snooping.
+        case .mdb(let status):
+            try c.encode("mdb", forKey: .kind)
+            try c.encode(status, forKey: .mdb)
         }
     }
 }
@@ -750,10 +779,13 @@ public struct PortStatsRow: Codable, Equatable, Sendable {
     public var ringPackets: UInt64?
     /// Packets the kernel dropped because the ring was full (`tp_drops`); nil without a kernel ring.
     public var ringDrops: UInt64?
-    /// Control frames (BPDUs, IGMP/MLD) received here and handed to the control plane, and
-    /// those its queue had no room for (nil from a server that does not count them).
-    public var controlFrames: UInt64?
-    public var controlFramesDropped: UInt64?
+    /// Multicast frames received here and delivered by snooping (members and router ports)
+    /// rather than flooded (absent in answers of older bridges).
+    public var snooped: UInt64?
+    /// Control frames (IGMP/MLD, BPDUs) received here and handed to the control plane.
+    public var punted: UInt64?
+    /// Control frames received here the control plane's queue had no room for.
+    public var puntDropped: UInt64?
     /// Frames this port did not send, by `TransmitDropReason` name (`too-big`: larger than
     /// the interface's MTU); also counted in `txDropped`. Nil from bridges that do not say.
     public var txDrops: [String: UInt64]?
@@ -783,8 +815,9 @@ public struct PortStatsRow: Codable, Equatable, Sendable {
             name: name, rxFrames: c.rxFrames, rxBytes: c.rxBytes, forwarded: c.forwarded, flooded: c.flooded,
             txFrames: c.txFrames, txBytes: c.txBytes, txDropped: c.txDropped, drops: drops,
             ringPackets: ringPackets, ringDrops: ringDrops)
-        controlFrames = c.punted
-        controlFramesDropped = c.puntDropped
+        snooped = c.snooped
+        punted = c.punted
+        puntDropped = c.puntDropped
     }
 
     /// All received frames dropped, whatever the reason.
@@ -878,14 +911,36 @@ public struct StatsReport: Codable, Equatable, Sendable {
     public var fdb: FDBStatsSection
     /// One row per forwarding thread (absent in answers of older bridges).
     public var workers: [WorkerStatsRow]?
+    /// Multicast snooping's counters and table (nil: snooping off, or an older bridge).
+    public var multicast: MulticastStatsSection?
 
     public init(bridge: String, uptimeSeconds: Double, vlanFiltering: Bool, ports: [PortStatsRow], fdb: FDBStatsSection,
-                workers: [WorkerStatsRow]? = nil) {
+                workers: [WorkerStatsRow]? = nil, multicast: MulticastStatsSection? = nil) {
+        self.multicast = multicast
         self.bridge = bridge
         self.uptimeSeconds = uptimeSeconds
         self.vlanFiltering = vlanFiltering
         self.ports = ports
         self.fdb = fdb
         self.workers = workers
+    }
+}
+
+/// The multicast snooping section of `stats`: what the snooper counted and its table.
+public struct MulticastStatsSection: Codable, Equatable, Sendable {
+    /// Reports, leaves, queries received and sent, malformed input by reason, expiries.
+    public var counters: MulticastSnoopingCounters
+    /// Groups held, inserted, removed, joins refused because the table was full.
+    public var table: MulticastTableStatistics
+    /// `--mcast-max-groups`.
+    public var maxGroups: Int
+    /// Whether our querier is enabled (`--mcast-querier`).
+    public var querier: Bool
+
+    public init(counters: MulticastSnoopingCounters, table: MulticastTableStatistics, maxGroups: Int, querier: Bool) {
+        self.counters = counters
+        self.table = table
+        self.maxGroups = maxGroups
+        self.querier = querier
     }
 }

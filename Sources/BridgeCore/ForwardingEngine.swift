@@ -519,13 +519,15 @@ public final class ForwardingEngine {
                     verdict.punt = .multicast
                 case .routable:
                     // A registered group goes to its members and the routers; an unregistered
-                    // one is flooded to `mcast_flood` ports, as the kernel's br_flood does.
+                    // one to the routers only, as the kernel's (br_multicast_ipv4/ipv6_rcv mark
+                    // routable non-IGMP/MLD traffic mrouters_only; the side-by-side test in
+                    // MulticastTests shows Linux 6.18 delivering so). `mcast_flood` governs only
+                    // what is flooded: everything while no querier is present, link-local groups.
                     if mdb.isSnoopingActive(vlan: vid, ipv6: cls.group.isIPv6) {
                         for w in 0..<c.wordCount { words[w] = 0 }
-                        if mdb.members(vlan: vid, group: cls.group, into: words, wordCount: c.wordCount) {
-                            mdb.formUnionWithRouterPorts(vlan: vid, into: words, wordCount: c.wordCount)
-                            kind = .snooped
-                        }
+                        _ = mdb.members(vlan: vid, group: cls.group, into: words, wordCount: c.wordCount)
+                        mdb.formUnionWithRouterPorts(vlan: vid, into: words, wordCount: c.wordCount)
+                        kind = .snooped
                     }
                 default: break
                 }

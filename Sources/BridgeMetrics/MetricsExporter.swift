@@ -81,7 +81,16 @@ public final class MetricsExporter: Sendable {
             if let packets = p.ringPackets {
                 count(&s, "swbridge_port_ring_packets_total", labels, packets, "Frames the kernel passed to the port's receive ring.")
             }
+            // Multicast snooping.
+            if r.multicast != nil {
+                count(&s, "swbridge_port_snooped_total", labels, p.snooped ?? 0,
+                      "Multicast frames received on the port and delivered by snooping (members and router ports) rather than flooded.")
+                count(&s, "swbridge_port_punted_total", labels, p.punted ?? 0, "Control frames (IGMP/MLD, BPDUs) received on the port and handed to the control plane.")
+                count(&s, "swbridge_port_punt_dropped_total", labels, p.puntDropped ?? 0,
+                      "Control frames received on the port that the control plane's queue had no room for.")
+            }
         }
+        if let m = r.multicast { updateMulticast(&s, m, bridge: b) }
         let f = r.fdb
         gauge(&s, "swbridge_fdb_entries", [b, ("kind", "learned")], Double(f.learnedEntries), "FDB entries now, by kind.")
         gauge(&s, "swbridge_fdb_entries", [b, ("kind", "static")], Double(f.staticEntries), "FDB entries now, by kind.")
@@ -104,6 +113,27 @@ public final class MetricsExporter: Sendable {
     }
 
     /// Moves a counter series to `raw`, taking a decrease as a reset (see the header).
+    /// Multicast snooping's counters and MDB size.
+    private func updateMulticast(_ s: inout State, _ m: MulticastStatsSection, bridge b: (String, String)) {
+        let c = m.counters
+        for (version, n) in [("igmpv1", c.igmpv1Reports), ("igmpv2", c.igmpv2Reports), ("igmpv3", c.igmpv3Reports),
+                             ("mldv1", c.mldv1Reports), ("mldv2", c.mldv2Reports)] {
+            count(&s, "swbridge_mcast_reports_total", [b, ("version", version)], n, "IGMP/MLD membership reports snooped, by version.")
+        }
+        count(&s, "swbridge_mcast_leaves_total", [b], c.leaves, "IGMP leaves, MLD dones and INCLUDE {} records snooped.")
+        for (family, rx, tx) in [("igmp", c.igmpQueriesReceived, c.igmpQueriesSent), ("mld", c.mldQueriesReceived, c.mldQueriesSent)] {
+            count(&s, "swbridge_mcast_queries_received_total", [b, ("family", family)], rx, "Queries heard from other queriers.")
+            count(&s, "swbridge_mcast_queries_sent_total", [b, ("family", family)], tx, "Queries our querier sent.")
+        }
+        count(&s, "swbridge_mcast_memberships_expired_total", [b], c.membershipsExpired, "Memberships that timed out.")
+        count(&s, "swbridge_mcast_joins_refused_total", [b], c.joinsRefusedTableFull, "Joins refused because the MDB was full.")
+        for (reason, n) in c.malformed.sorted(by: { $0.key < $1.key }) {
+            count(&s, "swbridge_mcast_malformed_total", [b, ("reason", reason)], n, "Malformed IGMP/MLD frames, by reason.")
+        }
+        gauge(&s, "swbridge_mcast_groups", [b], Double(m.table.groups), "Multicast groups (VLAN, group) in the MDB now.")
+        gauge(&s, "swbridge_mcast_max_groups", [b], Double(m.maxGroups), "The MDB's bound (--mcast-max-groups).")
+    }
+
     private func count(_ s: inout State, _ name: String, _ labels: [(String, String)], _ raw: UInt64, _ help: String) {
         let key = Self.key(name, labels)
         guard var entry = s.counters[key] else {

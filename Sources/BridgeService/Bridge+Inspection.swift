@@ -90,6 +90,6 @@ extension Bridge {
             bridge: options.name, uptimeSeconds: Double(now.milliseconds - started.milliseconds) / 1000,
             vlanFiltering: config.vlanFiltering, ports: rows,
             fdb: FDBStatsSection(table.statistics, maxLearned: options.table.maxLearned),
-            workers: workers.map { w in w.threadStatistics.withLock { $0 } })
+            workers: workers.map { w in w.threadStatistics.withLock { $0 } }, multicast: multicastStatistics())
     }
 }

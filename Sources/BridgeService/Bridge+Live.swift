@@ -187,7 +187,8 @@ extension Bridge {
                 var o = options
                 o.bridge = s.config
                 let ports = s.config.ports.filter { !$0.isVacant }.map {
-                    ConfiguredPort(port: $0, backend: s.backends[$0.name], spanningTree: s.spanningTreePorts[$0.name])
+                    ConfiguredPort(port: $0, backend: s.backends[$0.name], spanningTree: s.spanningTreePorts[$0.name],
+                                   multicast: s.multicastPorts[$0.name])
                 }
                 return (o, ports, s.fileStatics)
             }
@@ -206,6 +207,10 @@ extension Bridge {
         // Check the new port set before touching anything: admission failures are the likely ones.
         for p in diff.portsAdded {
             do { try Interface.index(of: p.port.name) } catch { throw .invalid("\(path): port \(p.port.name): no such interface; nothing was changed") }
+        }
+        // Multicast flags are kept by port name: set first, a port added below starts with them.
+        for c in diff.multicastPortsChanged {
+            try setMulticastPort(name: c.name, router: c.flags.router.rawValue, fastLeave: c.flags.fastLeave)
         }
         for e in diff.staticRemoved { _ = removeStatic(e) }
         for name in diff.portsRemoved { try detachPortLocked(name) }

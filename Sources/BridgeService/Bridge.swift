@@ -91,6 +91,8 @@ public struct BridgeOptions: Sendable {
     public var multicastSnooping: MulticastSnoopingConfiguration?
     /// Per port name: `mcast_router`, `mcast_fast_leave` (absent: the defaults).
     public var multicastPorts: [String: MulticastPortFlags] = [:]
+    /// The `--mcast-*` options as given (a reload applies the file's `mcast_*` keys over them).
+    public var multicastCommandLine = MulticastOptionValues()
 
     public init() {}
 }
@@ -242,7 +244,7 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         let stpAddress = Self.spanningTreeAddress(ports: options.bridge.ports.map(\.name), bridge: options.name)
         controlPlane = try ControlPlane(bridge: options.name, workers: options.threads,
                                         spanningTree: options.spanningTree.map { (stpAddress, $0) },
-                                        snooping: options.multicastSnooping, multicastTable: mdb, logger: logger)
+                                        snooping: Self.multicastConfiguration(options, address: stpAddress), multicastTable: mdb, logger: logger)
         let queues = controlPlane.isEnabled ? controlPlane.queues : []
         for (w, ports) in perWorker.enumerated() {
             workers.append(try ForwardingWorker(id: w, table: table, configuration: initialEngineConfiguration, ports: ports,

@@ -9,6 +9,7 @@
 // reload.
 
 import BridgeCore
+import MulticastSnooping
 import SpanningTree
 
 public struct ConfigDiff: Equatable, Sendable {
@@ -18,7 +19,16 @@ public struct ConfigDiff: Equatable, Sendable {
         public var new: PortConfiguration
     }
 
+    /// A port's `mcast_router` / `mcast_fast_leave` as the file wants them.
+    public struct MulticastPortChange: Equatable, Sendable {
+        public var name: String
+        public var old: MulticastPortFlags
+        public var flags: MulticastPortFlags
+    }
+
     public var portsAdded: [ConfiguredPort] = []
+    /// Multicast snooping's port flags that change (applied live, by port name).
+    public var multicastPortsChanged: [MulticastPortChange] = []
     public var portsRemoved: [String] = []
     public var portsChanged: [PortChange] = []
     public var staticAdded: [ConfiguredStaticEntry] = []
@@ -33,6 +43,7 @@ public struct ConfigDiff: Equatable, Sendable {
     public var isEmpty: Bool {
         portsAdded.isEmpty && portsRemoved.isEmpty && portsChanged.isEmpty && staticAdded.isEmpty
             && staticRemoved.isEmpty && vlanFiltering == nil && needsRestart.isEmpty && spanningTreePortsChanged.isEmpty
+            && multicastPortsChanged.isEmpty
     }
 
     /// The difference from the running bridge (`ports`, `statics`, settings in `running`) to `file`.
@@ -52,11 +63,26 @@ public struct ConfigDiff: Equatable, Sendable {
         if target.table.ageingTime != running.table.ageingTime { needsRestart.append("ageing") }
         // The tree's mode and timers are the bridge identity's part: a restart applies them.
         if target.spanningTree != running.spanningTree { needsRestart.append("stp") }
+        // Multicast snooping's bridge-wide settings are fixed at start (this release). Options
+        // not made by `run` (snooping unset, no mcast_* keys) have nothing to compare.
+        if running.multicastSnooping != nil || !file.multicast.isEmpty {
+            do {
+                if try running.multicastCommandLine.overridden(by: file.multicast).configuration() != running.multicastSnooping {
+                    needsRestart.append("mcast_*")
+                }
+            } catch {
+                needsRestart.append("mcast_* (\(error))")
+            }
+        }
         let current = Dictionary(ports.map { ($0.port.name, $0) }, uniquingKeysWith: { a, _ in a })
         let wanted = Set(file.ports.map(\.port.name))
         for p in ports where !wanted.contains(p.port.name) { portsRemoved.append(p.port.name) }
         for p in file.ports {
             let backend = p.backend ?? file.backend ?? .afPacket
+            let oldFlags = current[p.port.name]?.multicast ?? MulticastPortFlags()
+            if (p.multicast ?? MulticastPortFlags()) != oldFlags {
+                multicastPortsChanged.append(MulticastPortChange(name: p.port.name, old: oldFlags, flags: p.multicast ?? MulticastPortFlags()))
+            }
             guard let c = current[p.port.name] else {
                 portsAdded.append(ConfiguredPort(port: p.port, backend: backend))
                 continue
@@ -83,6 +109,12 @@ public struct ConfigDiff: Equatable, Sendable {
         for p in portsAdded { out.append("+ port \(p.port.name): \(Self.describe(p.port))") }
         for c in portsChanged { out.append("~ port \(c.name): \(Self.changes(c.old, c.new).joined(separator: ", "))") }
         for n in spanningTreePortsChanged.keys.sorted() { out.append("~ port \(n): spanning-tree settings") }
+        for c in multicastPortsChanged {
+            var words: [String] = []
+            if c.old.router != c.flags.router { words.append("mcast_router \(c.old.router.rawValue) -> \(c.flags.router.rawValue)") }
+            if c.old.fastLeave != c.flags.fastLeave { words.append("mcast_fast_leave \(c.old.fastLeave ? "on" : "off") -> \(c.flags.fastLeave ? "on" : "off")") }
+            out.append("~ port \(c.name): \(words.joined(separator: ", "))")
+        }
         for e in staticRemoved { out.append("- fdb \(e)") }
         for e in staticAdded { out.append("+ fdb \(e)") }
         return out

@@ -37,8 +37,9 @@
 //       - {name: vx0, vni: 42, local: 198.19.0.1, remote: [198.19.0.2, 198.19.0.3]}
 
 import BridgeCore
-import PacketIO
 import Foundation
+import MulticastSnooping
+import PacketIO
 import SpanningTree
 import Yams
 
@@ -63,11 +64,15 @@ public struct ConfiguredPort: Equatable, Sendable {
     public var backend: PortBackend?
     /// Spanning-tree settings; nil: the defaults.
     public var spanningTree: SpanningTreePortConfiguration?
+    /// `mcast_router`, `mcast_fast_leave` (nil: neither given, the defaults).
+    public var multicast: MulticastPortFlags?
 
-    public init(port: PortConfiguration, backend: PortBackend? = nil, spanningTree: SpanningTreePortConfiguration? = nil) {
+    public init(port: PortConfiguration, backend: PortBackend? = nil, spanningTree: SpanningTreePortConfiguration? = nil,
+                multicast: MulticastPortFlags? = nil) {
         self.port = port
         self.backend = backend
         self.spanningTree = spanningTree
+        self.multicast = multicast
     }
 }
 
@@ -112,6 +117,8 @@ public struct BridgeFile: Equatable, Sendable {
     /// `vxlan:` devices `run` creates before it opens the ports; each is also a port (in
     /// `ports`, with default settings unless `ports` lists it too).
     public var vxlan: [VXLANParameters] = []
+    /// The `mcast_*` keys (MulticastOptions.swift); the command line's `--mcast-*` under them.
+    public var multicast = MulticastOptionValues()
 
     public init() {}
 
@@ -141,6 +148,7 @@ public struct BridgeFile: Equatable, Sendable {
             o.bridge.ports.append(p.port)
             o.backends[p.port.name] = p.backend ?? defaultBackend
             if let st = p.spanningTree { o.spanningTreePorts[p.port.name] = st }
+            if let m = p.multicast { o.multicastPorts[p.port.name] = m }
         }
         return o
     }
@@ -195,14 +203,20 @@ public enum ConfigFile {
 
 /// Walks the node tree; every check knows the node's line and its key path.
 private struct Reader {
-    static let bridgeKeys: Set<String> = [
+    static let bridgeKeys: Set<String> = Set([
         "name", "ageing", "max_learned", "max_static", "vlan_filtering", "vlan_protocol", "group_fwd_mask", "threads",
         "backend", "ports", "static_fdb", "metrics", "stp", "stp_priority", "hello_time", "forward_delay", "max_age",
         "tx_hold_count", "vxlan",
+    ]).union(Reader.multicastKeys)
+    /// Multicast snooping's bridge keys, as ip-link(8) names them.
+    static let multicastKeys: Set<String> = [
+        "mcast_snooping", "mcast_querier", "mcast_query_interval", "mcast_query_response_interval",
+        "mcast_last_member_count", "mcast_last_member_interval", "mcast_igmp_version", "mcast_mld_version",
+        "mcast_max_groups", "mcast_querier_ipv4", "mcast_querier_ipv6",
     ]
     static let portKeys = Set([
         "name", "pvid", "vlans", "untagged", "state", "backend", "bcast_limit", "mcast_limit", "unknown_limit",
-        "stp_cost", "stp_priority", "edge", "auto_edge", "p2p", "bpdu_guard", "root_guard",
+        "stp_cost", "stp_priority", "edge", "auto_edge", "p2p", "bpdu_guard", "root_guard", "mcast_router", "mcast_fast_leave",
     ] + PortFlags.names.map(\.0))
     static let staticKeys: Set<String> = ["mac", "dev", "vlan"]
 
@@ -254,6 +268,13 @@ private struct Reader {
         do { return try VLANSet(parsing: s) } catch { throw fail(node, key, error.description) }
     }
 
+    /// Seconds, fractions allowed (`0.5`).
+    func seconds(_ node: Node, _ key: String) throws(ConfigFileError) -> Double {
+        let s = try string(node, key)
+        guard let v = Double(s), v.isFinite, v >= 0, v <= 86_400 else { throw fail(node, key, "expected seconds 0...86400, got '\(s)'") }
+        return v
+    }
+
     func backend(_ node: Node, _ key: String) throws(ConfigFileError) -> PortBackend {
         let s = try string(node, key)
         guard let b = PortBackend(rawValue: s) else { throw fail(node, key, "expected af_packet or pcap, got '\(s)'") }
@@ -293,6 +314,17 @@ private struct Reader {
             case "forward_delay": f.forwardDelay = UInt16(try int(v, key, 4...30))
             case "max_age": f.maxAge = UInt16(try int(v, key, 6...40))
             case "tx_hold_count": f.txHoldCount = UInt16(try int(v, key, 1...10))
+            case "mcast_snooping": f.multicast.snooping = try bool(v, key) ? "on" : "off"
+            case "mcast_querier": f.multicast.querier = try bool(v, key)
+            case "mcast_query_interval": f.multicast.queryInterval = try seconds(v, key)
+            case "mcast_query_response_interval": f.multicast.queryResponseInterval = try seconds(v, key)
+            case "mcast_last_member_interval": f.multicast.lastMemberInterval = try seconds(v, key)
+            case "mcast_last_member_count": f.multicast.lastMemberCount = try int(v, key, 1...255)
+            case "mcast_igmp_version": f.multicast.igmpVersion = try int(v, key, 2...3)
+            case "mcast_mld_version": f.multicast.mldVersion = try int(v, key, 1...2)
+            case "mcast_max_groups": f.multicast.maxGroups = try int(v, key, 1...1_048_576)
+            case "mcast_querier_ipv4": f.multicast.querierIPv4 = try string(v, key)
+            case "mcast_querier_ipv6": f.multicast.querierIPv6 = try string(v, key)
             case "ports":
                 guard case .sequence(let seq) = v else { throw fail(v, key, "expected a list of ports") }
                 var names: Set<String> = []
@@ -337,6 +369,9 @@ private struct Reader {
             if let v = f.maxAge { st.maxAge = v }
             if let v = f.txHoldCount { st.transmitHoldCount = v }
             do { try st.validate() } catch { throw ConfigFileError(line: 0, key: "stp", message: "\(error)") }
+        }
+        do { _ = try f.multicast.configuration(optionPrefix: "mcast_") } catch {
+            throw ConfigFileError(line: 0, key: "mcast_*", message: error.description)
         }
         var check = BridgeConfiguration(ports: f.ports.map(\.port))
         check.vlanFiltering = f.vlanFiltering ?? false
@@ -401,6 +436,14 @@ private struct Reader {
                 guard let setting = PointToPointSetting(rawValue: s) else { throw fail(v, k, "expected auto, on or off, got '\(s)'") }
                 p.spanningTree = p.spanningTree ?? .init()
                 p.spanningTree?.pointToPoint = setting
+            case "mcast_router":
+                var m = p.multicast ?? MulticastPortFlags()
+                m.router = MulticastRouterMode(rawValue: try int(v, k, 0...2)) ?? .learned
+                p.multicast = m
+            case "mcast_fast_leave":
+                var m = p.multicast ?? MulticastPortFlags()
+                m.fastLeave = try bool(v, k)
+                p.multicast = m
             default:
                 guard let flag = PortFlags.names.first(where: { $0.0 == key })?.1 else { throw fail(v, k, "unknown key") }
                 if try bool(v, k) { p.port.flags.insert(flag) } else { p.port.flags.remove(flag) }

@@ -10,6 +10,7 @@
 
 import BridgeControl
 import BridgeCore
+import MulticastSnooping
 import SpanningTree
 
 /// What the control handler needs of a bridge.
@@ -42,6 +43,11 @@ protocol ControlledBridge: AnyObject, Sendable {
     func namespaceIdentity() -> String
     func attachVXLAN(_ port: PortConfiguration) throws(BridgeError)
     func detachVXLAN(_ name: String) throws(BridgeError)
+    // Multicast snooping.
+    /// `mdb show` (nil: snooping is off).
+    func multicastStatus() -> MDBStatus?
+    /// `mcast_router` / `mcast_fast_leave` of a port by name (nil: unchanged).
+    func setMulticastPort(name: String, router: Int?, fastLeave: Bool?) throws(BridgeError)
 }
 
 extension ControlledBridge {
@@ -53,6 +59,11 @@ extension ControlledBridge {
     func spanningTreeStatus() -> SpanningTreeStatus? { nil }
     func setSpanningTreePort(_ index: Int, _ settings: PortSettings) throws(BridgeError) {
         throw .invalid("the spanning tree is off (start the bridge with --stp rstp or --stp stp)")
+    }
+    /// A bridge without snooping (test fakes).
+    func multicastStatus() -> MDBStatus? { nil }
+    func setMulticastPort(name: String, router: Int?, fastLeave: Bool?) throws(BridgeError) {
+        throw .invalid("multicast snooping is off on bridge \(self.name)")
     }
 }
 
@@ -128,6 +139,10 @@ struct ControlHandler: Sendable {
             }
             if let refusal = Self.apply(settings, to: &port) { return .failure(refusal) }
             return run { () throws(BridgeError) in
+                // Kept by name first, so the port starts with them.
+                if settings.hasMulticast {
+                    try bridge.setMulticastPort(name: dev, router: settings.mcastRouter, fastLeave: settings.mcastFastLeave)
+                }
                 let slot = try bridge.attachPort(port, backend: backend)
                 if settings.hasSpanningTreeSettings { try bridge.setSpanningTreePort(slot, settings) }
             }
@@ -138,9 +153,15 @@ struct ControlHandler: Sendable {
             guard let i = index(of: dev, config) else { return noSuchPort(dev) }
             return run { () throws(BridgeError) in
                 if settings.hasSpanningTreeSettings { try bridge.setSpanningTreePort(i, settings) }
-                var copy = settings
-                copy.clearSpanningTreeSettings()
-                guard !copy.isEmpty else { return }
+                if settings.hasMulticast {
+                    if let r = settings.mcastRouter, !(0...2).contains(r) { throw .invalid("mcast_router takes 0, 1 or 2, not \(r)") }
+                    try bridge.setMulticastPort(name: dev, router: settings.mcastRouter, fastLeave: settings.mcastFastLeave)
+                }
+                var rest = settings
+                rest.clearSpanningTreeSettings()
+                rest.mcastRouter = nil
+                rest.mcastFastLeave = nil
+                guard !rest.isEmpty else { return }
                 try bridge.reconfigure { c throws(BridgeError) in
                     if let refusal = Self.apply(settings, to: &c.ports[i]) { throw .invalid(refusal) }
                 }
@@ -189,6 +210,9 @@ struct ControlHandler: Sendable {
                 return .failure("bridge \(bridge.name) runs no spanning tree (start it with --stp rstp or --stp stp)")
             }
             return .success(.spanningTree(status))
+        // Multicast snooping.
+        case .mdbShow:
+            return .success(.mdb(bridge.multicastStatus() ?? MDBStatus(bridge: bridge.name, snooping: false, querier: false)))
         case .reload(let check):
             do {
                 return .success(.reload(try bridge.reload(check: check)))

@@ -15,8 +15,9 @@ public enum PortSpec {
         bcast_flood|no-bcast_flood, hairpin, isolated, disabled, pvid=N, no-pvid, vlans=LIST, untagged=LIST \
         (LIST like 1,10-20), backend=af_packet|pcap, storm control bcast_limit=FPS, mcast_limit=FPS, unknown_limit=FPS (floods this port \
         may start per second); with --stp: stp_cost=N (0: from the link speed), stp_priority=N (0-240, multiple of 16), \
-        edge, auto_edge (default on), p2p=auto|on|off, bpdu_guard, root_guard. Defaults as Linux: learning, flood, \
-        mcast_flood, bcast_flood on; pvid 1, vlans 1, untagged 1; no storm limits.
+        edge, auto_edge (default on), p2p=auto|on|off, bpdu_guard, root_guard; snooping: mcast_router=0|1|2, \
+        mcast_fast_leave. Defaults as Linux: learning, flood, mcast_flood, bcast_flood on; pvid 1, vlans 1, untagged 1; \
+        no storm limits; mcast_router=1, no fast leave.
         """
 
     /// Spanning-tree options of a spec (`PortSpec.spanningTree`), skipped by `parse`.
@@ -75,6 +76,11 @@ public enum PortSpec {
         }
         var port = PortConfiguration(name: name)
         for option in parts.dropFirst() {
+            // Multicast snooping's words: checked and read by multicastFlags (MulticastOptions.swift).
+            if isMulticastWord(option) {
+                _ = try multicastFlags("\(name):\(option)")
+                continue
+            }
             if let eq = option.firstIndex(of: "=") {
                 let key = String(option[..<eq]), value = String(option[option.index(after: eq)...])
                 switch key {

@@ -24,6 +24,15 @@ public struct MDBStatus: Codable, Sendable, Equatable {
         public var state: String
         /// Seconds until the membership expires.
         public var timerSeconds: Double
+
+        public init(port: String, portIndex: Int, group: String, vlan: UInt16, state: String, timerSeconds: Double) {
+            self.port = port
+            self.portIndex = portIndex
+            self.group = group
+            self.vlan = vlan
+            self.state = state
+            self.timerSeconds = timerSeconds
+        }
     }
     public struct RouterPort: Codable, Sendable, Equatable {
         public var port: String
@@ -58,6 +67,18 @@ public struct MDBStatus: Codable, Sendable, Equatable {
     public var queriers: [Querier]
     public var counters: MulticastSnoopingCounters
     public var table: MulticastTableStatistics
+
+    public init(bridge: String, snooping: Bool, querier: Bool, entries: [Entry] = [], routerPorts: [RouterPort] = [],
+                queriers: [Querier] = [], counters: MulticastSnoopingCounters = .init(), table: MulticastTableStatistics = .init()) {
+        self.bridge = bridge
+        self.snooping = snooping
+        self.querier = querier
+        self.entries = entries
+        self.routerPorts = routerPorts
+        self.queriers = queriers
+        self.counters = counters
+        self.table = table
+    }
 }
 
 extension MulticastSnooper {

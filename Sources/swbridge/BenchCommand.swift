@@ -42,7 +42,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Interleaved rounds (default 1 with --quick, else 3).")
     var rounds: Int?
 
-    @Option(name: .long, help: "Run only these trials, comma separated: idle, ping, tcp, frames, rfc2889 (default: all).")
+    @Option(name: .long, help: "Run only these trials, comma separated: idle, ping, tcp, frames, rfc2889, multicast (default: all).")
     var trials: String?
 
     @Option(name: .long, help: "Write every figure and the environment as JSON to FILE.")

@@ -37,6 +37,11 @@ func portWords(_ words: [String], allowBackend: Bool) throws -> (dev: String, se
         case "bcast_flood": s.bcastFlood = try onOff(word)
         case "hairpin": s.hairpin = try onOff(word)
         case "isolated": s.isolated = try onOff(word)
+        case "mcast_router":
+            let v = try value(word)
+            guard let n = Int(v), (0...2).contains(n) else { throw ValidationError("mcast_router takes 0, 1 or 2, not '\(v)'") }
+            s.mcastRouter = n
+        case "mcast_fast_leave": s.mcastFastLeave = try onOff(word)
         case "state":
             let v = try value(word)
             guard v == "forwarding" || v == "disabled" else { throw ValidationError("state takes forwarding or disabled, not '\(v)'") }
@@ -64,7 +69,7 @@ func portWords(_ words: [String], allowBackend: Bool) throws -> (dev: String, se
             guard v == "af_packet" || v == "pcap" else { throw ValidationError("backend takes af_packet or pcap, not '\(v)'") }
             s.backend = v
         default:
-            throw ValidationError("unexpected '\(word)' (words: dev IF, learning, flood, mcast_flood, bcast_flood, hairpin, isolated on|off, state forwarding|disabled, stp_cost N, stp_priority N, edge|auto_edge|bpdu_guard|root_guard on|off, p2p auto|on|off, bpdu_guard_clear\(allowBackend ? ", backend af_packet|pcap" : ""))")
+            throw ValidationError("unexpected '\(word)' (words: dev IF, learning, flood, mcast_flood, bcast_flood, hairpin, isolated, mcast_fast_leave on|off, mcast_router 0|1|2, state forwarding|disabled, stp_cost N, stp_priority N, edge|auto_edge|bpdu_guard|root_guard on|off, p2p auto|on|off, bpdu_guard_clear\(allowBackend ? ", backend af_packet|pcap" : ""))")
         }
     }
     guard let dev, !dev.isEmpty else { throw ValidationError("missing 'dev IF'") }
@@ -107,7 +112,7 @@ extension Link {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Attach an interface as a port, like `ip link set IF master br0`.",
-            usage: "swbridge link add dev IF [learning on|off] [flood on|off] [mcast_flood on|off] [bcast_flood on|off] [hairpin on|off] [isolated on|off] [state forwarding|disabled] [backend af_packet|pcap] [--name BRIDGE]")
+            usage: "swbridge link add dev IF [learning on|off] [flood on|off] [mcast_flood on|off] [bcast_flood on|off] [hairpin on|off] [isolated on|off] [mcast_router 0|1|2] [mcast_fast_leave on|off] [state forwarding|disabled] [backend af_packet|pcap] [--name BRIDGE]")
         @OptionGroup var options: ControlOptions
         @Argument(help: "dev IF and port settings.") var words: [String] = []
         func validate() throws { _ = try portWords(words, allowBackend: true) }
@@ -134,7 +139,7 @@ extension Link {
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Change a port's flags or state, like `bridge link set`.",
-            usage: "swbridge link set dev IF [learning on|off] [flood on|off] [mcast_flood on|off] [bcast_flood on|off] [hairpin on|off] [isolated on|off] [state forwarding|disabled] [--name BRIDGE]")
+            usage: "swbridge link set dev IF [learning on|off] [flood on|off] [mcast_flood on|off] [bcast_flood on|off] [hairpin on|off] [isolated on|off] [mcast_router 0|1|2] [mcast_fast_leave on|off] [state forwarding|disabled] [--name BRIDGE]")
         @OptionGroup var options: ControlOptions
         @Argument(help: "dev IF and port settings.") var words: [String] = []
         func validate() throws {

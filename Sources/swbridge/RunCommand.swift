@@ -97,6 +97,57 @@ struct Run: ParsableCommand {
         valueName: "ADDR:PORT"))
     var metrics: String?
 
+    @Option(name: .long, help: "Multicast snooping (IGMP/MLD), as the kernel's mcast_snooping: on (the default) or off (all multicast flooded).",
+            completion: .list(["on", "off"]))
+    var mcastSnooping: String?
+
+    @Flag(name: .long, help: "Send IGMP/MLD general queries when no better querier is heard (the kernel's mcast_querier 1). Without any querier on the segment, multicast is flooded.")
+    var mcastQuerier = false
+
+    @Option(name: .long, help: "Seconds between the querier's general queries (default 125).")
+    var mcastQueryInterval: Double?
+
+    @Option(name: .long, help: "Max response time of general queries, seconds (default 10).")
+    var mcastQueryResponseInterval: Double?
+
+    @Option(name: .long, help: "Group-specific queries after a leave (default 2).")
+    var mcastLastMemberCount: Int?
+
+    @Option(name: .long, help: "Seconds between them, and their max response time (default 1).")
+    var mcastLastMemberInterval: Double?
+
+    @Option(name: .long, help: "IGMP version of the querier's queries: 2 (default) or 3.")
+    var mcastIgmpVersion: Int?
+
+    @Option(name: .long, help: "MLD version of the querier's queries: 1 (default) or 2.")
+    var mcastMldVersion: Int?
+
+    @Option(name: .long, help: "Most multicast groups (VLAN, group) snooping tracks; joins beyond are refused and counted (default 4096, the kernel's hash_max).")
+    var mcastMaxGroups: Int?
+
+    @Option(name: .long, help: "IPv4 source of IGMP queries (default 0.0.0.0, as the kernel's querier on a bridge without an address).")
+    var mcastQuerierIpv4: String?
+
+    @Option(name: .long, help: "IPv6 link-local source of MLD queries (default: the EUI-64 address of the bridge's MAC).")
+    var mcastQuerierIpv6: String?
+
+    /// The `--mcast-*` values as given.
+    var multicastValues: MulticastOptionValues {
+        var v = MulticastOptionValues()
+        v.snooping = mcastSnooping
+        v.querier = mcastQuerier ? true : nil
+        v.queryInterval = mcastQueryInterval
+        v.queryResponseInterval = mcastQueryResponseInterval
+        v.lastMemberCount = mcastLastMemberCount
+        v.lastMemberInterval = mcastLastMemberInterval
+        v.igmpVersion = mcastIgmpVersion
+        v.mldVersion = mcastMldVersion
+        v.maxGroups = mcastMaxGroups
+        v.querierIPv4 = mcastQuerierIpv4
+        v.querierIPv6 = mcastQuerierIpv6
+        return v
+    }
+
     @Option(name: .long, help: .hidden)
     var runDir: String = ControlServer.defaultRunDirectory
 
@@ -178,6 +229,7 @@ struct Run: ParsableCommand {
                 o.bridge.ports.append(port)
                 o.backends[port.name] = b ?? defaultBackend
                 if let st = try PortSpec.spanningTree(spec) { o.spanningTreePorts[port.name] = st }
+                if let m = try PortSpec.multicastFlags(spec) { o.multicastPorts[port.name] = m }
             }
         } catch {
             throw ValidationError(error.description)
@@ -223,6 +275,7 @@ struct Run: ParsableCommand {
         o.runDirectory = runDir
         o.dropPrivileges = !keepPrivileges
         o.defaultBackend = defaultBackend
+        var multicast = multicastValues
         if let config {
             // The file over the command line: it is what `reload` re-applies.
             let file: BridgeFile
@@ -231,6 +284,7 @@ struct Run: ParsableCommand {
                 throw ValidationError("--config \(config): port \(p.port.name) is also given with --port")
             }
             o = file.applied(to: o)
+            multicast = multicast.overridden(by: file.multicast)
             o.configFile = config.hasPrefix("/") ? config : FileManager.default.currentDirectoryPath + "/" + config
             o.staticFDB = file.staticFDB
             do {
@@ -239,6 +293,12 @@ struct Run: ParsableCommand {
             } catch {
                 throw ValidationError("--config \(config): \(error)")
             }
+        }
+        do {
+            o.multicastSnooping = try multicast.configuration()
+            o.multicastCommandLine = multicastValues
+        } catch {
+            throw ValidationError(error.description)
         }
         if let address = o.metrics {
             do { _ = try MetricsServer.parse(address) } catch {

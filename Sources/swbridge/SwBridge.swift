@@ -11,6 +11,6 @@ struct SwBridge: ParsableCommand {
         commandName: "swbridge",
         abstract: "A Linux Ethernet bridge in user space.",
         version: swbridgeVersion,
-        subcommands: [Run.self, FDB.self, Link.self, VLAN.self, BridgeCommand.self, Reload.self, Stats.self, STP.self, Top.self, Capture.self, Bench.self, Replay.self, VXLAN.self]
+        subcommands: [Run.self, FDB.self, Link.self, VLAN.self, BridgeCommand.self, Reload.self, Stats.self, STP.self, MDB.self, Top.self, Capture.self, Bench.self, Replay.self, VXLAN.self]
     )
 }

@@ -180,7 +180,7 @@ final class SwbridgeProcess: @unchecked Sendable {
     /// for a listing of a full table on a loaded machine) and is killed after `timeout`.
     func control(_ words: [String], lab: Lab, timeout: Duration = .seconds(65)) throws -> CommandResult {
         // `--name` right after the subcommand: positional words (MAC, dev PORT) follow it.
-        let split = words.firstIndex { !["fdb", "link", "vlan", "bridge", "reload", "stats", "show", "add", "del", "set", "flush", "capture", "stp"].contains($0) } ?? words.count
+        let split = words.firstIndex { !["fdb", "link", "vlan", "bridge", "reload", "stats", "show", "add", "del", "set", "flush", "capture", "stp", "mdb"].contains($0) } ?? words.count
         let answerSeconds = max(1, timeout.components.seconds - 5)
         let args = Array(words[..<split]) + ["--name", name, "--timeout", "\(answerSeconds)"] + Array(words[split...])
         return try lab.run([binary] + args, in: namespace, timeout: timeout)
