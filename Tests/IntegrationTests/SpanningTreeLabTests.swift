@@ -358,6 +358,9 @@ struct SpanningTreeLabTests {
         let end = try #require(mesh.end(2, to: 0))
         let (cut, restore) = try failover(mesh, cut: end, in: mesh.bridgeNamespaces[2], seconds: 20)
         print("[stp] with the kernel bridge (STP, forward delay 2 s): failover \(Int(cut * 1000)) ms, restore \(Int(restore * 1000)) ms")
+        if cut > 0.5 {
+            for i in 0..<2 { print("[stp] b\(i) log:\n" + (mesh.swbridges[i]?.standardError.suffix(4000) ?? "")) }
+        }
         #expect(cut < 10, "failover within STP's timers (2 x forward delay + max age at most): \(cut) s")
     }
 
