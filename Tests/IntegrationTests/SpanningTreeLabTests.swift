@@ -223,8 +223,11 @@ func epochNow() -> Double { Date().timeIntervalSince1970 }
 @Suite("spanning tree in namespaces", .serialized, .privileged)
 struct SpanningTreeLabTests {
     /// Timers that keep the tests short and fit 802.1D-2004's bounds (2 x (forward delay - 1)
-    /// >= max age >= 2 x (hello + 1)); the kernel's STP adopts the root's.
-    static let fastTimers = ["--hello-time", "1", "--forward-delay", "4", "--max-age", "6"]
+    /// >= max age >= 2 x (hello + 1)); the kernel's STP adopts the root's. Hello stays 2 s: at
+    /// 1 s each second's transmit token goes to the hello itself, so the BPDUs that topology
+    /// changes add never drain and news waits for the next tick (ConvergenceTests,
+    /// legacyRootCutConvergesBetweenRSTPBridges).
+    static let fastTimers = ["--hello-time", "2", "--forward-delay", "4", "--max-age", "6"]
     static let triangle = [(0, 1), (1, 2), (0, 2)]
 
     /// No port in a transition: forwarding, or discarding as alternate/backup (or disabled).

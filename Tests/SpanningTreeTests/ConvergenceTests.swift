@@ -181,6 +181,33 @@ import BridgeCore
         #expect(t == 0, "converged after \(t.map { "\($0) s" } ?? "more than 10 s") of simulated time")
     }
 
+    /// Next to a legacy STP root whose topology changes keep arriving, with a 2 s hello the
+    /// transmit hold drains (a hello of 1 s spends each second's token on the hello itself, so
+    /// every extra BPDU raises txCount for good and, once at TxHoldCount, news waits for the
+    /// next tick: 17.26/17.22, as in the lab's runs with --hello-time 1).
+    @Test("next to a legacy STP root, losing the root port converges between two RSTP bridges without timers",
+          arguments: [(UInt16(2), 0.0), (UInt16(1), 2.0)])
+    func legacyRootCutConvergesBetweenRSTPBridges(hello: UInt16, expected: Double) throws {
+        let net = Network()
+        let fast: (inout SpanningTreeBridgeConfiguration) -> Void = { $0.helloTime = hello; $0.forwardDelay = 4; $0.maxAge = 6 }
+        try net.addBridge { $0.helloTime = 1; $0.forwardDelay = 4; $0.maxAge = 6; $0.protocolVersion = .stp; $0.priority = 4096 }  // R: the kernel's STP, root
+        try net.addBridge(fast)  // A
+        try net.addBridge(fast)  // B
+        net.legacy = [0]
+        let ra = try net.connect(ep(0, 0), ep(1, 1))
+        _ = try net.connect(ep(0, 1), ep(2, 1))
+        _ = try net.connect(ep(1, 0), ep(2, 0))
+        net.run(seconds: 30)
+        #expect(net.role(ep(1, 0)) == .designated && net.role(ep(2, 0)) == .alternate)
+        #expect(net.port(ep(1, 1))?.stpCompatible == true)
+        try net.cut(ra)
+        let t = net.time(until: 10) {
+            net.role(ep(1, 0)) == .root && net.state(ep(1, 0)) == .forwarding && net.role(ep(2, 0)) == .designated
+                && net.state(ep(2, 0)) == .forwarding
+        }
+        #expect(t == expected, "converged after \(t.map { "\($0) s" } ?? "more than 10 s") of simulated time")
+    }
+
     @Test func topologyChangeFlushesTheOtherPorts() throws {
         let (net, _, _, ac) = try triangle()
         net.run(seconds: 10)
