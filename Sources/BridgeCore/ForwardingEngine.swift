@@ -485,10 +485,8 @@ public final class ForwardingEngine {
                 let group = UInt16(dst.rawValue & 0xF)
                 if group == 0 && c.spanningTree {
                     // A BPDU: the spanning tree reads it, in any port state; nobody forwards it.
-                    var v = dropped(counters, port, .linkLocal)
-                    v.punt = .spanningTree
-                    v.ingress = UInt16(truncatingIfNeeded: port)
-                    return v
+                    verdict.punt = .spanningTree
+                    return dropped(counters, port, .linkLocal, keeping: verdict)
                 }
                 guard c.groupForwardMask >> group & 1 != 0 else { return dropped(counters, port, .linkLocal) }
             }
@@ -502,53 +500,29 @@ public final class ForwardingEngine {
             kind = dst.isBroadcast ? .broadcast : .multicast
             stormClass = dst.isBroadcast ? 0 : 1
             if c.multicastSnooping && !dst.isBroadcast, let mdb {
-                let words = snoopWords + slot * PortSet.wordCount
                 let payload = UnsafeRawBufferPointer(rebasing: frame.bytes[Swift.min(header.payloadOffset, frame.bytes.count)...])
                 let cls = MulticastClassifier.classify(etherType: header.etherType, payload: payload)
                 switch cls.kind {
-                case .report:
-                    // Reports go to multicast routers only while snooping is active (the
-                    // kernel's mrouters_only), so hosts do not suppress their own reports.
-                    verdict.punt = .multicast
+                case .report, .routable:
+                    // While snooping is active (a querier is present): reports go to the router
+                    // ports only (the kernel's mrouters_only, so hosts do not suppress their own
+                    // reports); group traffic to the group's members and the router ports, and an
+                    // unregistered group to the router ports only, as the kernel's
+                    // br_multicast_ipv4/ipv6_rcv mark it (the side-by-side test in MulticastTests
+                    // shows Linux 6.18 delivering so). `mcast_flood` governs only what is
+                    // flooded: everything while no querier is present, link-local groups.
+                    if cls.kind == .report { verdict.punt = .multicast }
                     if mdb.isSnoopingActive(vlan: vid, ipv6: cls.group.isIPv6) {
+                        let words = snoopWords + slot * PortSet.wordCount
                         for w in 0..<c.wordCount { words[w] = 0 }
+                        if cls.kind == .routable { _ = mdb.members(vlan: vid, group: cls.group, into: words, wordCount: c.wordCount) }
                         mdb.formUnionWithRouterPorts(vlan: vid, into: words, wordCount: c.wordCount)
                         kind = .snooped
+                        verdict.snoopSlot = UInt16(truncatingIfNeeded: slot)
                     }
                 case .control:
                     verdict.punt = .multicast
-                case .routable:
-                    // A registered group goes to its members and the routers; an unregistered
-                    // one to the routers only, as the kernel's (br_multicast_ipv4/ipv6_rcv mark
-                    // routable non-IGMP/MLD traffic mrouters_only; the side-by-side test in
-                    // MulticastTests shows Linux 6.18 delivering so). `mcast_flood` governs only
-                    // what is flooded: everything while no querier is present, link-local groups.
-                    if mdb.isSnoopingActive(vlan: vid, ipv6: cls.group.isIPv6) {
-                        for w in 0..<c.wordCount { words[w] = 0 }
-                        _ = mdb.members(vlan: vid, group: cls.group, into: words, wordCount: c.wordCount)
-                        mdb.formUnionWithRouterPorts(vlan: vid, into: words, wordCount: c.wordCount)
-                        kind = .snooped
-                    }
                 default: break
-                }
-                if kind == .snooped {
-                    verdict.snoopSlot = UInt16(truncatingIfNeeded: slot)
-                    var any = false
-                    for w in 0..<c.wordCount {
-                        let t = c.floodWord(.snooped, row: row, ingress: port, w) & words[w]
-                        words[w] = t
-                        if t != 0 { any = true }
-                    }
-                    guard any else { return dropped(counters, port, .noFloodTarget, keeping: verdict) }
-                    if bits & CompiledConfiguration.Bits.storm != 0 {
-                        let rate = c.stormRates[port * 3 + 1]
-                        if rate != 0 && !storm.take(port * 3 + 1, rate: rate, now: now.milliseconds) {
-                            return dropped(counters, port, .stormControl, keeping: verdict)
-                        }
-                    }
-                    verdict.flood = .snooped
-                    counters.add(port, .snooped, 1)
-                    return verdict
                 }
             }
         } else {
@@ -566,11 +540,22 @@ public final class ForwardingEngine {
                 return verdict
             }
         }
-        // Any target at all? One word for up to 64 ports; the first non-empty word ends it.
+        // Any target at all? One word for up to 64 ports; the first non-empty word ends it. A
+        // snooped frame's words are narrowed to what the flood rules allow, every word of them
+        // (the pass sends by them).
         var any = false
-        for w in 0..<c.wordCount where c.floodWord(kind, row: row, ingress: port, w) != 0 {
-            any = true
-            break
+        if kind == .snooped {
+            let words = snoopWords + slot * PortSet.wordCount
+            for w in 0..<c.wordCount {
+                let t = c.floodWord(.snooped, row: row, ingress: port, w) & words[w]
+                words[w] = t
+                if t != 0 { any = true }
+            }
+        } else {
+            for w in 0..<c.wordCount where c.floodWord(kind, row: row, ingress: port, w) != 0 {
+                any = true
+                break
+            }
         }
         guard any else { return dropped(counters, port, .noFloodTarget, keeping: verdict) }
         if bits & CompiledConfiguration.Bits.storm != 0 {
@@ -580,7 +565,7 @@ public final class ForwardingEngine {
             }
         }
         verdict.flood = kind
-        counters.add(port, .flooded, 1)
+        counters.add(port, kind == .snooped ? .snooped : .flooded, 1)
         return verdict
     }
 
