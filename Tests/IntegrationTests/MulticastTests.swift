@@ -34,9 +34,13 @@ struct MulticastTests {
 
     /// (port, group) memberships `mdb show --json` lists.
     static func memberships(_ b: SwbridgeProcess, _ lab: Lab) throws -> Set<String> {
-        guard let obj = try b.json(["mdb", "show"], lab: lab) as? [String: Any], let entries = obj["entries"] as? [[String: Any]] else {
-            throw HarnessError("mdb show --json: unexpected answer")
-        }
+        guard let obj = try b.json(["mdb", "show"], lab: lab) as? [String: Any] else { throw HarnessError("mdb show --json: unexpected answer") }
+        return try memberships(in: obj)
+    }
+
+    /// "PORT GROUP" of every entry of an `mdb show --json` answer.
+    static func memberships(in obj: [String: Any]) throws -> Set<String> {
+        guard let entries = obj["entries"] as? [[String: Any]] else { throw HarnessError("mdb show --json: no entries") }
         return Set(entries.compactMap { e in
             guard let p = e["port"] as? String, let g = e["group"] as? String else { return nil }
             return "\(p) \(g)"
@@ -53,14 +57,25 @@ struct MulticastTests {
 
     static func counter(_ m: [String: Any], _ key: String) -> Int { (m["counters"] as? [String: Any])?[key] as? Int ?? 0 }
 
-    /// Waits until `mdb show` lists every one of `wanted` ("PORT GROUP").
-    static func waitForMemberships(_ wanted: Set<String>, _ b: SwbridgeProcess, _ lab: Lab, timeout: Duration = .seconds(30)) throws {
+    /// Waits until `mdb show` lists every one of `wanted` ("PORT GROUP") and, with `active`,
+    /// until snooping is active for the groups' families: a querier's memberships can be listed
+    /// before it trusts them (its start-up delay), and until then traffic is flooded.
+    static func waitForMemberships(_ wanted: Set<String>, _ b: SwbridgeProcess, _ lab: Lab, active: Bool = true,
+                                   timeout: Duration = .seconds(30)) throws {
+        let families = Set(wanted.map { $0.contains(":") ? "ipv6" : "ipv4" })
         var seen: Set<String> = []
+        var activeFamilies: Set<String> = []
         let ok = try waitUntil(timeout: timeout, interval: .milliseconds(100)) {
-            seen = try memberships(b, lab)
-            return wanted.isSubset(of: seen)
+            guard let obj = try b.json(["mdb", "show"], lab: lab) as? [String: Any] else { return false }
+            seen = try memberships(in: obj)
+            activeFamilies = Set(((obj["queriers"] as? [[String: Any]]) ?? []).compactMap { q in
+                q["snoopingActive"] as? Bool == true ? q["family"] as? String : nil
+            })
+            return wanted.isSubset(of: seen) && (!active || families.isSubset(of: activeFamilies))
         }
-        guard ok else { throw HarnessError("mdb show lists \(seen.sorted()), not all of \(wanted.sorted())") }
+        guard ok else {
+            throw HarnessError("mdb show lists \(seen.sorted()), snooping active for \(activeFamilies.sorted()); wanted \(wanted.sorted())")
+        }
     }
 
     /// Sends `count` datagrams to each group from host 0 and returns what hosts 1 and 2 saw.
@@ -177,7 +192,7 @@ struct MulticastTests {
             let g = "239.1.1.1"
             let r2 = try topo.lab.joinGroup(g, in: topo.hosts[1], local: SwbridgeLab.address(1), port: Self.port)
             // The report was snooped (membership known), but without a querier it cannot be trusted.
-            try Self.waitForMemberships(["\(topo.ports[1]) \(g)"], bridge, topo.lab)
+            try Self.waitForMemberships(["\(topo.ports[1]) \(g)"], bridge, topo.lab, active: false)
             let seen = try Self.deliver(topo, groups: [g], count: 500)
             #expect(seen[0].count(g) == 500)
             #expect(seen[1].count(g) == 500, "h3 (not a member) must get the flood: \(seen[1].counts)")
