@@ -140,6 +140,19 @@ public final class RunningBridge: @unchecked Sendable {
         }
     }
 
+    /// Frames a swbridge lost in its ports' receive rings and frames it could not send, summed
+    /// over ports (`stats --json`), to tell where a trial's loss happened; nil for other bridges.
+    public func lossCounters() -> (ringDrops: Double, transmitDrops: Double)? {
+        guard case .swbridge(_, let binary) = spec,
+            let r = try? Lab.execute([binary ?? swbridgePath, "stats", "--json", "--name", name], timeout: .seconds(10)),
+            r.status == 0,
+            let json = try? JSONSerialization.jsonObject(with: Data(r.standardOutput.utf8)) as? [String: Any],
+            let ports = json["ports"] as? [[String: Any]]
+        else { return nil }
+        func sum(_ key: String) -> Double { ports.reduce(0) { $0 + (($1[key] as? NSNumber)?.doubleValue ?? 0) } }
+        return (sum("ringDrops"), sum("txDropped"))
+    }
+
     /// Starts `spec` on `lab`'s ports and waits until it forwards (control socket, or the
     /// bridge device up). `swbridgePath` is this build's binary.
     /// `multicastQuerier`: the bridge runs its IGMP querier (the multicast trial needs one on

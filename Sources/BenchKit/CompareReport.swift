@@ -49,7 +49,8 @@ public struct BenchTrial: Codable, Equatable, Sendable {
     /// `idle`, `ping`, `tcp1`, `tcpN`, `frames` (max rate, one size; with `search` = 1 a trial of
     /// the zero-loss search: a point of loss versus offered load), `latency`, `ndr` (zero-loss
     /// search), `latency_ndr50`, `burst` / `back_to_back` (RFC 2544 back-to-back), `learning` /
-    /// `learning_rate`, `capacity` / `capacity_result`, `flood_stop`, `broadcast` (RFC 2889).
+    /// `learning_rate`, `capacity` / `capacity_result`, `flood_stop`, `broadcast` (RFC 2889), `bcast_ref` / `uflood` / `uflood_ref`
+    /// (floods of broadcast and unknown unicast at max rate and at the kernel bridge's rate).
     public var kind: String
     public var loadAverageBefore: Double
     public var values: [String: Double]
@@ -79,7 +80,11 @@ public struct CompareReport: Codable, Equatable, Sendable {
         ("ping_p99_us", "ping RTT p99 (µs)", false),
         ("tcp1_gbps", "TCP 1 stream (Gbit/s)", true),
         ("tcp1_retransmits", "TCP 1 stream retransmits", false),
+        ("tcp1_cpu_s_per_gb", "TCP 1 stream: system CPU per GB moved (s)", false),
+        ("tcp1_bridge_cpu_s_per_gb", "TCP 1 stream: bridge process CPU per GB (s)", false),
         ("tcpN_gbps", "TCP N streams (Gbit/s)", true),
+        ("tcpN_cpu_s_per_gb", "TCP N streams: system CPU per GB moved (s)", false),
+        ("tcpN_bridge_cpu_s_per_gb", "TCP N streams: bridge process CPU per GB (s)", false),
         ("tcp_csum_errors", "TcpInCsumErrors", false),
         ("frames64_offered_fps", "64 B offered (frames/s)", true),
         ("frames64_delivered_fps", "64 B delivered at max rate (frames/s)", true),
@@ -96,6 +101,12 @@ public struct CompareReport: Codable, Equatable, Sendable {
         ("flood_stop_ms", "flooding to a newly learned MAC stops after (ms)", false),
         ("bcast_fps", "RFC 2889 broadcast forwarded, per host (frames/s)", true),
         ("bcast_loss_pct", "RFC 2889 broadcast loss, worst host (%)", false),
+        ("bcast_ref_offered_fps", "broadcast at the kernel's rate: offered (frames/s)", true),
+        ("bcast_ref_loss_pct", "broadcast at the kernel's rate: loss, worst host (%)", false),
+        ("uflood_fps", "unknown-unicast flood forwarded, per host (frames/s)", true),
+        ("uflood_loss_pct", "unknown-unicast flood loss, worst host (%)", false),
+        ("uflood_ref_offered_fps", "unknown unicast at the kernel's rate: offered (frames/s)", true),
+        ("uflood_ref_loss_pct", "unknown unicast at the kernel's rate: loss, worst (%)", false),
         ("cpu_us_per_frame64", "system CPU per 64 B frame (µs)", false),
         ("bridge_cpu_us_per_frame64", "bridge process CPU per 64 B frame (µs)", false),
         ("idle_cpu_pct", "bridge CPU while idle (% of a core)", false),
@@ -132,7 +143,8 @@ public struct CompareReport: Codable, Equatable, Sendable {
                 let atLeast = s.metrics[m.key + "_bounded"].map { $0 >= 0.5 } ?? false
                 row.append(s.metrics[m.key].map { (atLeast ? "≥" : "") + Self.format($0) } ?? "-")
                 if let kernel, s.bridge != "kernel" {
-                    if let a = s.metrics[m.key], let k = kernel.metrics[m.key], k != 0 {
+                    // A ratio of loss percentages says nothing (0.02% against 0.5% is "25×").
+                    if !m.key.hasSuffix("_loss_pct"), let a = s.metrics[m.key], let k = kernel.metrics[m.key], k != 0 {
                         row.append(String(format: "%.2f", a / k))
                     } else {
                         row.append("-")

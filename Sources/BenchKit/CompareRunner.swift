@@ -131,14 +131,17 @@ public final class CompareRunner {
                         progress("round \(round): \(label): TCP, \(streams) stream(s)")
                         let key = streams == 1 ? "tcp1" : "tcpN"
                         do {
-                            let t = try CompareTrials.tcp(lab, streams: streams, seconds: o.quick ? 3 : 5)
+                            let t = try CompareTrials.tcp(lab, streams: streams, seconds: o.quick ? 3 : 5, bridgePID: bridge.pid)
                             var note: String? = nil
                             if t.gigabitsPerSecond == 0 {
                                 note = "no TCP result (connection failed?)"
                                     + (t.checksumErrors > 0 ? "; \(t.checksumErrors) TcpInCsumErrors at the receiver" : "")
                             }
-                            record(key, ["\(key)_gbps": t.gigabitsPerSecond, "\(key)_retransmits": Double(t.retransmits),
-                                         "tcp_csum_errors": Double(t.checksumErrors), "streams": Double(streams)], note: note, load: load)
+                            var values = ["\(key)_gbps": t.gigabitsPerSecond, "\(key)_retransmits": Double(t.retransmits),
+                                          "tcp_csum_errors": Double(t.checksumErrors), "streams": Double(streams)]
+                            values["\(key)_cpu_s_per_gb"] = t.systemCPUSecondsPerGigabyte
+                            values["\(key)_bridge_cpu_s_per_gb"] = t.bridgeCPUSecondsPerGigabyte
+                            record(key, values, note: note, load: load)
                         } catch {
                             // A TCP test that hangs (iperf3 killed at its deadline) is a result too.
                             record(key, ["\(key)_gbps": 0, "streams": Double(streams)],
@@ -169,7 +172,20 @@ public final class CompareRunner {
                         let learned = trials.last { $0.bridge == label && $0.round == round && $0.kind == "learning_rate" }?
                             .values["learn_rate_fps"]
                         address.floodStop(record: rec)
-                        address.broadcastRate(seconds: o.trialSeconds, record: rec)
+                        // Floods at the generator's maximum, then at the rate the kernel bridge
+                        // forwarded them (its worst host, latest round so far): where the issue's
+                        // loss goal is set. Without a kernel bridge measured before, that part is skipped.
+                        for traffic in [AddressTrials.FloodTraffic.broadcast, .unknownUnicast] {
+                            address.floodRate(traffic, rate: .maximum, seconds: o.trialSeconds, record: rec)
+                            let key = traffic == .broadcast ? "bcast_min_fps" : "uflood_min_fps"
+                            if let reference = trials.last(where: { $0.bridge == "kernel" && $0.values[key] != nil })?.values[key],
+                                reference > 1000
+                            {
+                                address.floodRate(traffic, rate: .fixed(framesPerSecond: reference), seconds: o.trialSeconds, record: rec)
+                            } else if round == 1 && spec.label != "kernel" {
+                                skipped.append("\(label): flood loss at the kernel bridge's rate needs the kernel bridge measured first (--bridge kernel before it)")
+                            }
+                        }
                         address.cachingCapacity(learningRate: learned, record: rec)
                     } catch {
                         skipped.append("\(label), round \(round): RFC 2889 trials failed: \(error)")

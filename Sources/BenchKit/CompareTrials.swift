@@ -77,6 +77,15 @@ public struct TCPResult: Codable, Equatable, Sendable {
     public var gigabitsPerSecond: Double
     public var retransmits: Int
     public var checksumErrors: Int
+    /// Bytes the receiver got, and the CPU the machine (and the bridge process) spent meanwhile:
+    /// on 2 vCPUs shared by sender, receiver and bridge, cost per byte decides throughput.
+    public var bytes: Double = 0
+    public var systemCPUSeconds: Double = 0
+    public var bridgeCPUSeconds: Double = 0
+
+    /// Seconds of CPU per gigabyte (10^9 bytes) moved; nil without bytes.
+    public var systemCPUSecondsPerGigabyte: Double? { bytes > 0 ? systemCPUSeconds / (bytes / 1e9) : nil }
+    public var bridgeCPUSecondsPerGigabyte: Double? { bytes > 0 && bridgeCPUSeconds > 0 ? bridgeCPUSeconds / (bytes / 1e9) : nil }
 }
 
 public enum CompareTrials {
@@ -102,15 +111,19 @@ public enum CompareTrials {
     }
 
     /// TCP from host 1 to host 2 with iperf3 for `seconds`, `streams` parallel streams.
-    public static func tcp(_ lab: CompareLab, streams: Int, seconds: Int) throws -> TCPResult {
+    /// `bridgePID`: the bridge process whose CPU is counted too (nil: an in-kernel bridge).
+    public static func tcp(_ lab: CompareLab, streams: Int, seconds: Int, bridgePID: Int32? = nil) throws -> TCPResult {
         let server = lab.hostNamespaces[1], client = lab.hostNamespaces[0]
         let before = checksumErrors(lab, in: server)
         let port = 5201 + Int.random(in: 0..<500)
         let srv = try lab.lab.spawn(["iperf3", "-s", "-p", "\(port)", "-B", lab.address(ofHost: 2)], in: server)
         defer { if srv.isRunning { srv.terminate() } }
         var result: CommandResult? = nil
+        var cpu = CPUSample(systemBusy: 0, process: 0, wall: 0)
         for _ in 0..<20 {  // the server needs a moment to listen
             usleep(100_000)
+            let before = CPUSample.read(pid: bridgePID)
+            defer { cpu = CPUSample.read(pid: bridgePID) - before }
             let r = try lab.lab.run(
                 ["iperf3", "-c", lab.address(ofHost: 2), "-p", "\(port)", "-t", "\(seconds)", "-P", "\(streams)", "-J",
                  "--connect-timeout", "5000"],
@@ -128,7 +141,9 @@ public enum CompareTrials {
         }
         let sent = end["sum_sent"] as? [String: Any]
         return TCPResult(streams: streams, gigabitsPerSecond: bps / 1e9, retransmits: sent?["retransmits"] as? Int ?? 0,
-                         checksumErrors: checksumErrors(lab, in: server) - before)
+                         checksumErrors: checksumErrors(lab, in: server) - before,
+                         bytes: received["bytes"] as? Double ?? (received["bytes"] as? Int).map(Double.init) ?? 0,
+                         systemCPUSeconds: cpu.systemBusy, bridgeCPUSeconds: cpu.process)
     }
 
     /// TcpInCsumErrors of a namespace (/proc/net/snmp).

@@ -305,28 +305,59 @@ final class AddressTrials {
         record("flood_stop", values, notes.isEmpty ? nil : notes.joined(separator: "; "))
     }
 
-    /// Broadcast forwarding rate: broadcast at host 1's maximum rate, delivered at hosts 2 and 3.
-    func broadcastRate(seconds: Double, record: Record) {
-        progress("\(prefix): RFC 2889 broadcast forwarding rate for \(seconds) s")
+    /// What a flood trial sends: broadcast (RFC 2889 5.9) or unicast to a MAC nobody has, which
+    /// every bridge floods to all other ports as it does broadcast.
+    enum FloodTraffic: String {
+        case broadcast
+        case unknownUnicast = "uflood"
+    }
+
+    /// Flood forwarding: host 1 sends 64-byte frames of `traffic` at `rate` (its maximum, or a
+    /// fixed rate: the kernel bridge's lossless flood rate, so bridges compare at the same
+    /// load) for `seconds`; frames/s delivered and loss at hosts 2 and 3, the worst host's
+    /// loss being the figure. Keys: `bcast_*` / `uflood_*`, with `_ref` for a fixed rate.
+    func floodRate(_ traffic: FloodTraffic, rate: SendRate, seconds: Double, record: Record) {
+        // Metric keys: bcast_fps, bcast_loss_pct ... (max rate), bcast_ref_... (fixed rate).
+        let key = (traffic == .broadcast ? "bcast" : "uflood") + (rate == .maximum ? "" : "_ref")
+        let what = traffic == .broadcast ? "broadcast" : "unknown-unicast flood"
+        progress("\(prefix): RFC 2889 \(what) forwarding at \(rate) for \(seconds) s")
         prepare()
         let run = freshRun()
-        let flows = (0..<4).map { FlowSpec(source: AddressBlock.station($0 + 1), destination: .broadcast) }
+        // Unknown destinations: a fresh block, never sent from, so never learned.
+        let unknown = freshBlock(4)
+        let flows = (0..<4).map {
+            FlowSpec(source: AddressBlock.station($0 + 1), destination: traffic == .broadcast ? .broadcast : unknown.address($0))
+        }
         let r2 = TrafficReceiver(flowCount: flows.count, run: run), r3 = TrafficReceiver(flowCount: flows.count, run: run)
         let c2 = CaptureThread(port: rx2, consume: r2.consume), c3 = CaptureThread(port: rx3, consume: r3.consume)
         c2.start()
         c3.start()
+        let countersBefore = bridge.lossCounters()
+        let cpuBefore = CPUSample.read(pid: bridge.pid)
         let g = TrafficGenerator(configuration: GeneratorConfiguration(
-            frameSize: FrameSize(wireLength: 64), flows: flows, run: run, rate: .maximum,
+            frameSize: FrameSize(wireLength: 64), flows: flows, run: run, rate: rate,
             durationNanoseconds: UInt64(seconds * 1e9))).run(into: tx1)
+        let cpu = CPUSample.read(pid: bridge.pid) - cpuBefore
         c2.finish(drainSeconds: 0.2)
         c3.finish(drainSeconds: 0)
         let elapsed = Double(g.elapsedNanoseconds) / 1e9
         let reports = [r2.report(sentPerFlow: g.sentPerFlow), r3.report(sentPerFlow: g.sentPerFlow)]
         let rates = reports.map { elapsed > 0 ? Double($0.total.unique) / elapsed : 0 }
         let losses = reports.map { $0.total.lossRatio * 100 }
-        record("broadcast", ["bcast_offered_fps": g.sentRate, "bcast_fps": rates.reduce(0, +) / Double(rates.count),
-                             "bcast_min_fps": rates.min() ?? 0, "bcast_h2_fps": rates[0], "bcast_h3_fps": rates[1],
-                             "bcast_loss_pct": losses.max() ?? 0], nil)
+        var values = ["\(key)_offered_fps": g.sentRate, "\(key)_fps": rates.reduce(0, +) / Double(rates.count),
+                      "\(key)_min_fps": rates.min() ?? 0, "\(key)_h2_fps": rates[0], "\(key)_h3_fps": rates[1],
+                      "\(key)_loss_pct": losses.max() ?? 0]
+        // CPUs busy (machine) and the bridge process's share: who had the cores.
+        if cpu.wall > 0 {
+            values["\(key)_system_cpus"] = cpu.systemBusy / cpu.wall
+            if bridge.pid != nil { values["\(key)_bridge_cpus"] = cpu.process / cpu.wall }
+        }
+        // Where a swbridge lost them: its receive rings (it fell behind) or its sends.
+        if let a = countersBefore, let b = bridge.lossCounters() {
+            values["\(key)_bridge_ring_drops"] = b.ringDrops - a.ringDrops
+            values["\(key)_bridge_tx_drops"] = b.transmitDrops - a.transmitDrops
+        }
+        record(traffic == .broadcast && rate == .maximum ? "broadcast" : key, values, nil)
     }
 }
 

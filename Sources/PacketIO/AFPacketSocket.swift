@@ -46,11 +46,12 @@ struct AFPacketSocket {
         }
     }
 
-    /// Binds to `ifindex` for every protocol (ETH_P_ALL in network byte order).
-    func bind(ifindex: Int32) throws(PacketIOError) {
+    /// Binds to `ifindex` for every protocol (ETH_P_ALL in network byte order), or for
+    /// `protocol` (0: receive nothing; the socket only sends, on that interface).
+    func bind(ifindex: Int32, protocol proto: UInt16 = UInt16(ETH_P_ALL)) throws(PacketIOError) {
         var sll = sockaddr_ll()
         sll.sll_family = UInt16(AF_PACKET)
-        sll.sll_protocol = UInt16(ETH_P_ALL).bigEndian
+        sll.sll_protocol = proto.bigEndian
         sll.sll_ifindex = ifindex
         try packetSystemCall("bind", on: interface) {
             withUnsafePointer(to: &sll) {
