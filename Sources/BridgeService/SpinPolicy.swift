@@ -13,13 +13,16 @@
 // frames/s in 1 ms bursts: 11-23% of a core spinning against 4-9% sleeping), and sparse
 // request-response traffic (a ping every 10 ms, its reply 50 µs after the request) gains
 // nothing. So spinning starts only after `streakToArm` wake-ups in a row each found frames
-// within `armNanoseconds` of the frames before; idle CPU stays zero.
+// within `armNanoseconds` of the frames before; idle CPU stays zero. 50 µs, not 100: at
+// 10,000 frames/s (100 µs apart) a 100 µs rule armed now and then, and the spinning thread then
+// held a vCPU the generator and receiver needed: one-way latency p99 1.1-1.8 ms against
+// 110-207 µs without (`swbridge bench`, same runs, docs/PROFILE.md).
 
 struct SpinPolicy {
     /// How long a spin goes on after the last frame (0: never spin).
     let spinNanoseconds: UInt64
     /// A wake-up that finds frames within this long of the previous frames continues a streak.
-    static let armNanoseconds: UInt64 = 100_000
+    static let armNanoseconds: UInt64 = 50_000
     /// Wake-ups in a row that arm the spin.
     static let streakToArm = 4
     /// A spin hands back to the poll loop after this long at most (socket errors, statistics

@@ -10,15 +10,22 @@ import Testing
         times.map { p.trafficAfterWakeUp(at: $0) }
     }
 
-    @Test("spinning arms after 4 wake-ups in a row within 100 µs of the previous frames, and only then")
+    @Test("spinning arms after 4 wake-ups in a row within 50 µs of the previous frames, and only then")
     func armsOnContinuousTraffic() {
         var p = SpinPolicy(spinMicroseconds: 300)
         let t: UInt64 = 1_000_000_000
-        // The first frames ever (no history), then 50 µs apart: the 4th continuous one arms it,
-        // it stays armed while traffic goes on (80 µs), a 150 µs pause ends the streak.
-        let armed = Self.wakeUps(&p, at: [t, t + 50_000, t + 100_000, t + 150_000, t + 200_000, t + 280_000, t + 430_000])
+        // The first frames ever (no history), then 40 µs apart: the 4th continuous one arms it,
+        // it stays armed while traffic goes on (45 µs), a 100 µs pause ends the streak.
+        let armed = Self.wakeUps(&p, at: [t, t + 40_000, t + 80_000, t + 120_000, t + 160_000, t + 205_000, t + 305_000])
         #expect(armed == [false, false, false, false, true, true, false])
         #expect(p.streak == 0)
+    }
+
+    @Test("10,000 frames/s, one wake-up every 100 µs, never arms it")
+    func tenThousandFramesPerSecondNeverArms() {
+        var p = SpinPolicy(spinMicroseconds: 300)
+        let times = (0..<1_000).map { 2_000_000_000 + UInt64($0) * 100_000 }
+        #expect(!Self.wakeUps(&p, at: times).contains(true))
     }
 
     @Test("a ping every 10 ms with its reply 50 µs later never arms it")
