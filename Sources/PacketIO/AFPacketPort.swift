@@ -176,6 +176,7 @@ public final class AFPacketPort: Port {
         let s = try AFPacketSocket.open(interface: interface)
         var mapped: (UnsafeMutableRawPointer, Int)? = nil
         var fanoutID: UInt16? = nil
+        var transmitFD = s.fd
         do throws(PacketIOError) {
             let version = geometry.version == .v2 ? TPACKET_V2.rawValue : TPACKET_V3.rawValue
             try s.setInt(PACKET_VERSION, Int32(version), "PACKET_VERSION")
@@ -233,20 +234,14 @@ public final class AFPacketPort: Port {
                 try s.setInt(PACKET_FANOUT, Int32(group) | Int32(PACKET_FANOUT_HASH) << 16, "PACKET_FANOUT (join \(group))")
                 fanoutID = group
             }
+            // Last: nothing after it throws, so the catch below never has to close it.
+            if configuration.separateTransmitSocket {
+                transmitFD = try Self.openTransmitSocket(interface: interface, ifindex: ifindex, configuration: configuration)
+            }
         } catch {
             if let (p, length) = mapped { munmap(p, length) }
             Glibc.close(s.fd)
             throw error
-        }
-        var transmitFD = s.fd
-        if configuration.separateTransmitSocket {
-            do throws(PacketIOError) {
-                transmitFD = try Self.openTransmitSocket(interface: interface, ifindex: ifindex, configuration: configuration)
-            } catch {
-                if let (p, length) = mapped { munmap(p, length) }
-                Glibc.close(s.fd)
-                throw error
-            }
         }
         self.transmitFileDescriptor = transmitFD
         self.name = interface
