@@ -285,7 +285,8 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
     /// the first `fullRingPorts`, then (fullRingPorts / ports)² of it, down to one 68 KiB block
     /// (34 slots of 2 KiB). The square keeps the sum bounded however many ports come (a ring is
     /// fixed when its socket opens, so ports attached early keep theirs): with 8 full rings of
-    /// 8 MiB, 1,024 ports hold about 180 MiB of rings per forwarding thread.
+    /// 8 MiB, 1,024 ports hold about 180 MiB of rings per forwarding thread, plus 32 KiB of TX
+    /// ring each (1 MiB for the first 8).
     public static func ringConfiguration(_ options: BridgeOptions, ports: Int) -> AFPacketPort.Configuration {
         var c = options.ring
         let full = max(options.fullRingPorts, 1)
@@ -293,6 +294,9 @@ public final class Bridge: ControlledBridge, @unchecked Sendable {
         let smallestBlock = 69_632  // 17 pages: a 64 KiB frame and its headers (the ring's minimum)
         /// `size` scaled by (full / ports)².
         func scaled(_ size: Int) -> Int { Int(Double(size) * Double(full * full) / Double(ports * ports)) }
+        // The TX ring shrinks the same way, down to 16 slots (32 KiB): past that a frame that
+        // finds its ring busy waits for a slot as it would for a full socket buffer.
+        if c.transmitRingFrames > 16 { c.transmitRingFrames = max(16, scaled(c.transmitRingFrames)) }
         switch c.ringVersion {
         case .v2:
             let page = Int(getpagesize())

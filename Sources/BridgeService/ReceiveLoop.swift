@@ -72,20 +72,28 @@ struct ReceiveLoop {
     }
 
     /// Checks every ring (no syscall: the rings' status words) until the spin policy says the
-    /// traffic has paused long enough, the slice is over, or `interrupted()`.
+    /// traffic has paused long enough, the spin does not pay (too little of it forwarding), the
+    /// slice is over, or `interrupted()`.
     private mutating func spinAfterTraffic(interrupted: () -> Bool) {
         let start = MonotonicClock.now()
         var quietSince = start
+        var windowStart = start
+        var busy: UInt64 = 0
         while !interrupted() {
             let t = MonotonicClock.now()
             if forwarder.runOnceOverAll(now: Timestamp(milliseconds: t / 1_000_000)) > 0 {
-                _ = batchDone(since: t)
+                busy &+= batchDone(since: t) &- t
                 quietSince = t
                 spin.trafficWhileSpinning(at: t)
             } else if spin.spinIsOver(start: start, quietSince: quietSince, now: t) {
                 return
             }
             if t &- start >= SpinPolicy.sliceNanoseconds { return }
+            if t &- windowStart >= SpinPolicy.windowNanoseconds {
+                guard spin.spinWindowEnded(busy: busy, elapsed: t &- windowStart) else { return }
+                windowStart = t
+                busy = 0
+            }
         }
     }
 }

@@ -2,8 +2,9 @@
 // Copyright (c) 2026 the swbridge authors. Licensed under the Apache License, Version 2.0: see LICENSE.
 
 // AFPacketPort: a bridge port on one Linux interface through an AF_PACKET socket, receiving
-// from a memory-mapped RX ring without copies and sending batches with sendmmsg
-// (Transmit.swift). With `vnetHeader` (the default) every frame carries its virtio_net_hdr,
+// from a memory-mapped RX ring without copies and sending batches through sockets that only
+// send (Transmit.swift): a TX ring for frames that fit its slots (TxRing.swift), sendmmsg for
+// the larger ones. With `vnetHeader` (the default) every frame carries its virtio_net_hdr,
 // so GSO super-frames and CHECKSUM_PARTIAL frames cross the bridge intact.
 //
 // Two RX rings, chosen by `Configuration.ringVersion`:
@@ -49,7 +50,7 @@ import CLinuxPacket
 import BridgeCore
 import SystemCalls
 
-/// A `Port` on a Linux interface (AF_PACKET, TPACKET_V2 or V3 RX ring, sendmmsg TX).
+/// A `Port` on a Linux interface (AF_PACKET, TPACKET_V2 or V3 RX ring, TX ring and sendmmsg TX).
 public final class AFPacketPort: Port {
     /// Sizes and switches fixed at creation.
     /// The RX ring's TPACKET version (see the file comment for the trade-off).
@@ -122,6 +123,13 @@ public final class AFPacketPort: Port {
         /// (sock_wfree -> sock_def_write_space), and the receiving socket always has one, the
         /// forwarding thread's epoll; that wake-up was ~8% of the thread under a flood.
         public var separateTransmitSocket: Bool = true
+        /// With `separateTransmitSocket`: slots of a PACKET_TX_RING on a third socket, through
+        /// which frames that fit a slot are sent (one send() per batch instead of a sendmmsg
+        /// message each; see TxRing.swift). Rounded up to whole blocks; 0: no ring.
+        public var transmitRingFrames: Int = 512
+        /// Bytes per TX ring slot: the tpacket2 header (32), the virtio header, the frame.
+        /// 2,048 holds any frame of a 1500-byte MTU.
+        public var transmitRingFrameSize: Int = 2048
         /// Frames per sendmmsg call; the TX arrays are sized for it.
         public var transmitBatch: Int = 256
         /// Waits allowed per `transmit` call when the socket or device is full (EAGAIN,
@@ -143,9 +151,11 @@ public final class AFPacketPort: Port {
     public let configuration: Configuration
     /// The socket, for poll(): readable when a frame (V2) or a ring block (V3) is ready.
     public private(set) var fileDescriptor: Int32
-    /// The socket frames are sent on: `fileDescriptor`, or one of its own (see
+    /// The socket frames are sent on with sendmmsg: `fileDescriptor`, or one of its own (see
     /// `Configuration.separateTransmitSocket`).
     public private(set) var transmitFileDescriptor: Int32
+    /// The TX ring's socket (-1: none; see `Configuration.transmitRingFrames`).
+    public private(set) var transmitRingFileDescriptor: Int32 = -1
     /// The egress MTU used for the oversize check (read at open, see `refreshMTU`).
     public private(set) var mtu: Int
 
@@ -171,12 +181,23 @@ public final class AFPacketPort: Port {
         guard configuration.transmitBatch >= 1, configuration.transmitBatch <= 1024 else {
             throw .invalidConfiguration("transmit batch \(configuration.transmitBatch): 1 to 1024 (UIO_MAXIOV)")
         }
+        guard (0...65_536).contains(configuration.transmitRingFrames) else {
+            throw .invalidConfiguration("transmit ring frames \(configuration.transmitRingFrames): 0 to 65536")
+        }
+        guard configuration.transmitRingFrames == 0
+            || ((128...65_536).contains(configuration.transmitRingFrameSize)
+                && configuration.transmitRingFrameSize == Int(clp_tpacket_align(UInt32(configuration.transmitRingFrameSize)))
+                && 65_536 % configuration.transmitRingFrameSize == 0)
+        else {
+            throw .invalidConfiguration("transmit ring frame size \(configuration.transmitRingFrameSize): a power of two from 128 to 65536")
+        }
         let ifindex = try Interface.index(of: interface)
         let mtu = try Interface.mtu(of: interface)
         let s = try AFPacketSocket.open(interface: interface)
         var mapped: (UnsafeMutableRawPointer, Int)? = nil
         var fanoutID: UInt16? = nil
         var transmitFD = s.fd
+        var txRing: TxRing? = nil
         do throws(PacketIOError) {
             let version = geometry.version == .v2 ? TPACKET_V2.rawValue : TPACKET_V3.rawValue
             try s.setInt(PACKET_VERSION, Int32(version), "PACKET_VERSION")
@@ -234,15 +255,23 @@ public final class AFPacketPort: Port {
                 try s.setInt(PACKET_FANOUT, Int32(group) | Int32(PACKET_FANOUT_HASH) << 16, "PACKET_FANOUT (join \(group))")
                 fanoutID = group
             }
-            // Last: nothing after it throws, so the catch below never has to close it.
+            // Last: nothing after them throws, so the catch below closes only what they opened.
             if configuration.separateTransmitSocket {
+                if configuration.transmitRingFrames > 0 {
+                    txRing = try Self.openTransmitRing(interface: interface, ifindex: ifindex, configuration: configuration)
+                }
                 transmitFD = try Self.openTransmitSocket(interface: interface, ifindex: ifindex, configuration: configuration)
             }
         } catch {
+            if var txRing {
+                Glibc.close(txRing.fd)
+                txRing.unmap()
+            }
             if let (p, length) = mapped { munmap(p, length) }
             Glibc.close(s.fd)
             throw error
         }
+        self.transmitRingFileDescriptor = txRing?.fd ?? -1
         self.transmitFileDescriptor = transmitFD
         self.name = interface
         self.interfaceIndex = ifindex
@@ -264,7 +293,27 @@ public final class AFPacketPort: Port {
                 base: mapped!.0, blockSize: geometry.blockSize, blockCount: geometry.blockCount,
                 vnetHeader: configuration.vnetHeader)
         }
-        tx = TransmitBatch(fd: transmitFD, configuration: configuration, mtu: mtu)
+        tx = TransmitBatch(fd: transmitFD, ring: txRing ?? TxRing(), configuration: configuration, mtu: mtu)
+    }
+
+    /// The TX ring's socket: V2, the virtio header if the port carries it, then the ring, then
+    /// bound to `ifindex` with protocol 0 like the other transmit socket.
+    private static func openTransmitRing(interface: String, ifindex: Int32, configuration: Configuration) throws(PacketIOError) -> TxRing {
+        let t = try AFPacketSocket.open(interface: interface)
+        var ring = TxRing()
+        do throws(PacketIOError) {
+            try t.setInt(PACKET_VERSION, Int32(TPACKET_V2.rawValue), "PACKET_VERSION (TX ring)")
+            if configuration.vnetHeader { try t.setInt(PACKET_VNET_HDR, 1, "PACKET_VNET_HDR (TX ring)") }
+            ring = try TxRing(fd: t.fd, frames: configuration.transmitRingFrames,
+                              slotSize: configuration.transmitRingFrameSize, vnetHeader: configuration.vnetHeader)
+            if configuration.qdiscBypass { try t.setInt(PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS (TX ring)") }
+            try t.bind(ifindex: ifindex, protocol: 0)
+            return ring
+        } catch {
+            ring.unmap()
+            Glibc.close(t.fd)
+            throw error
+        }
     }
 
     /// The transmit-only socket: bound to `ifindex` with protocol 0, so no frame is ever
@@ -289,8 +338,11 @@ public final class AFPacketPort: Port {
         guard fileDescriptor >= 0 else { return }
         ring.unmap()
         tx.fd = -1
+        tx.ring.unmap()
         if transmitFileDescriptor != fileDescriptor { Glibc.close(transmitFileDescriptor) }
         transmitFileDescriptor = -1
+        if transmitRingFileDescriptor >= 0 { Glibc.close(transmitRingFileDescriptor) }
+        transmitRingFileDescriptor = -1
         Glibc.close(fileDescriptor)
         fileDescriptor = -1
     }
@@ -376,6 +428,7 @@ public final class AFPacketPort: Port {
         s.queueResynchronisations = (ring as? RxRingV2)?.largeFrames?.resynchronisations ?? 0
         s.vlanTagsReinserted = ring.tagsReinserted
         s.transmittedFrames = tx.sent
+        s.transmittedThroughRing = tx.ringSent
         s.transmitDroppedOversize = tx.droppedOversize
         s.transmitDroppedMalformed = tx.droppedMalformed
         s.transmitDroppedBusy = tx.droppedBusy
@@ -473,6 +526,8 @@ public struct AFPacketStatistics: Sendable, Equatable, CustomStringConvertible {
     /// Tags the kernel had stripped and the ring put back.
     public var vlanTagsReinserted: UInt64 = 0
     public var transmittedFrames: UInt64 = 0
+    /// Of those, frames sent through the TX ring.
+    public var transmittedThroughRing: UInt64 = 0
     /// Larger than MTU + Ethernet header (+ one tag) without GSO metadata.
     public var transmitDroppedOversize: UInt64 = 0
     /// An edit the frame is too short for.
@@ -493,7 +548,7 @@ public struct AFPacketStatistics: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "rx \(receivedFrames) (blocks \(receivedBlocks), queued \(receivedQueued), resyncs \(queueResynchronisations), kernel packets \(kernelPackets), ring drops \(kernelDrops), "
             + "freezes \(kernelFreezeCount), truncated \(droppedTruncated), outgoing skipped \(skippedOutgoing), "
-            + "tags reinserted \(vlanTagsReinserted)); tx \(transmittedFrames) (oversize \(transmitDroppedOversize), "
+            + "tags reinserted \(vlanTagsReinserted)); tx \(transmittedFrames) (through the ring \(transmittedThroughRing), oversize \(transmitDroppedOversize), "
             + "malformed \(transmitDroppedMalformed), busy \(transmitDroppedBusy), closed \(transmitDroppedClosed), "
             + "errors \(transmitErrors), waits \(transmitWaits), last errno \(lastTransmitErrno))"
     }

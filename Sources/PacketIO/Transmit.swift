@@ -13,10 +13,9 @@
 // queue), then counts the rest of the batch as dropped. It never spins and never blocks
 // longer than the budget. Any other error drops the one frame it concerns.
 //
-// A TX ring (PACKET_TX_RING) was not used and not measured yet: its fixed slots cannot hold
-// GSO super-frames (see FIELD-NOTES), so it could only serve small frames, and it copies each
-// frame into its slot where sendmmsg points at the received bytes. Worth measuring for 64-byte
-// frames, where the per-message cost of sendmmsg dominates.
+// With a TX ring (TxRing.swift, `Configuration.transmitRingFrames`), frames that fit a ring
+// slot are copied into it and go out with one send() per batch; larger ones (GSO super-frames)
+// still go through sendmmsg, on another socket (a socket with a TX ring sends only from it).
 
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +23,10 @@ import CLinuxPacket
 import BridgeCore
 
 final class TransmitBatch {
+    /// The sendmmsg socket.
     var fd: Int32
+    /// Frames that fit its slots go through it (`TxRing()`: none, everything through sendmmsg).
+    var ring: TxRing
     let capacity: Int
     let vnetHeader: Bool
     let waitBudget: Int
@@ -45,6 +47,8 @@ final class TransmitBatch {
     let zeroVnet: UnsafeMutableRawPointer
 
     var sent: UInt64 = 0
+    /// Of `sent`, through the TX ring.
+    var ringSent: UInt64 = 0
     var droppedOversize: UInt64 = 0
     var droppedMalformed: UInt64 = 0
     var droppedBusy: UInt64 = 0
@@ -53,8 +57,9 @@ final class TransmitBatch {
     var waits: UInt64 = 0
     var lastErrno: Int32 = 0
 
-    init(fd: Int32, configuration: AFPacketPort.Configuration, mtu: Int) {
+    init(fd: Int32, ring: TxRing, configuration: AFPacketPort.Configuration, mtu: Int) {
         self.fd = fd
+        self.ring = ring
         capacity = configuration.transmitBatch
         vnetHeader = configuration.vnetHeader
         waitBudget = configuration.transmitWaitBudget
@@ -77,6 +82,7 @@ final class TransmitBatch {
     }
 
     deinit {
+        ring.unmap()
         messages.deallocate()
         wireLengths.deallocate()
         iovecs.deallocate()
@@ -89,56 +95,156 @@ final class TransmitBatch {
     /// Sends `frames` in order; returns how many the kernel accepted and their wire bytes.
     /// Frames that cannot be sent (malformed, oversize, a per-frame error) are skipped, so what
     /// went is not a prefix of the batch: the bytes are summed per message actually sent.
+    /// With a TX ring, frames that fit a slot go through it and the others through sendmmsg;
+    /// one path's pending frames are sent before the other takes a frame, so order is kept.
     func send(_ frames: UnsafeBufferPointer<EgressFrame>) -> TransmitResult {
         var result = TransmitResult(frames: 0, bytes: 0)
         var budget = waitBudget
+        var k = 0  // messages built and not sent yet
         var i = 0
         while i < frames.count {
-            // Fill up to `capacity` messages; frames that cannot be sent are counted and skipped.
-            var k = 0
-            while i < frames.count && k < capacity {
-                if prepare(frames[i], slot: k) { k += 1 }
+            let f = frames[i]
+            guard let wire = admissible(f) else {
                 i += 1
+                continue
             }
-            var done = 0
-            while done < k {
-                // errno is read right after the call (SystemCalls' discipline, without its
-                // closure: this is the hot path). r == 0 cannot happen for k > 0; treat as full.
-                let r = clp_sendmmsg(fd, messages + done, UInt32(k - done), Int32(MSG_DONTWAIT))
-                let e = r < 0 ? errno : (r == 0 ? EAGAIN : 0)
-                if r > 0 {
-                    for m in done..<(done + Int(r)) { result.bytes += wireLengths[m] }
-                    result.frames += Int(r)
-                    done += Int(r)
-                    continue
+            if ring.fits(f, wire: wire) {
+                if k > 0 {
+                    guard flushMessages(k, &result, &budget) else { return dropRest(frames.count - i, &result) }
+                    k = 0
                 }
-                if e == EINTR { continue }  // interrupted before anything was sent: again
-                // A closed descriptor or a bad iovec is a bug here, not a runtime condition.
-                precondition(e != EBADF && e != EFAULT, "sendmmsg failed with errno \(e): a swbridge bug")
-                lastErrno = e
-                if e == EAGAIN || e == ENOBUFS {
-                    guard budget > 0 else {
-                        // Out of patience: the rest of this call is dropped.
-                        droppedBusy &+= UInt64((k - done) + (frames.count - i))
-                        sent &+= UInt64(result.frames)
-                        return result
+                if !ring.headIsFree {
+                    // Full: send what is pending, then wait for the kernel to free the head slot.
+                    guard flushRing(&result, &budget) else { return dropRest(frames.count - i, &result) }
+                    while !ring.headIsFree {
+                        guard budget > 0 else {
+                            droppedBusy &+= UInt64(frames.count - i)
+                            return finish(result)
+                        }
+                        budget -= 1
+                        waits &+= 1
+                        wait(for: EAGAIN, on: ring.fd)
                     }
-                    budget -= 1
-                    waits &+= 1
-                    wait(for: e)
-                    continue
                 }
-                // EMSGSIZE, EINVAL, ENETDOWN, ...: the message at `done` failed; drop it, go on.
-                errors &+= 1
-                done += 1
+                ring.fill(f, wire: wire, zeroVnet: zeroVnet)
+                if ring.pending >= capacity {
+                    guard flushRing(&result, &budget) else { return dropRest(frames.count - i - 1, &result) }
+                }
+            } else {
+                if ring.pending > 0 {
+                    guard flushRing(&result, &budget) else { return dropRest(frames.count - i, &result) }
+                }
+                build(f, wire: wire, slot: k)
+                k += 1
+                if k == capacity {
+                    guard flushMessages(k, &result, &budget) else { return dropRest(frames.count - i - 1, &result) }
+                    k = 0
+                }
             }
+            i += 1
         }
+        if k > 0 {
+            guard flushMessages(k, &result, &budget) else { return finish(result) }
+        }
+        if ring.pending > 0 {
+            _ = flushRing(&result, &budget)
+        }
+        return finish(result)
+    }
+
+    @inline(__always)
+    func finish(_ result: TransmitResult) -> TransmitResult {
         sent &+= UInt64(result.frames)
         return result
     }
 
+    /// Out of patience: the `count` frames not taken yet are dropped.
     @inline(__always)
-    func wait(for e: Int32) {
+    func dropRest(_ count: Int, _ result: inout TransmitResult) -> TransmitResult {
+        droppedBusy &+= UInt64(count)
+        return finish(result)
+    }
+
+    /// Sends messages 0..<k; false when the wait budget ran out (the unsent ones are counted
+    /// as dropped).
+    @inline(__always)
+    func flushMessages(_ k: Int, _ result: inout TransmitResult, _ budget: inout Int) -> Bool {
+        var done = 0
+        while done < k {
+            // errno is read right after the call (SystemCalls' discipline, without its
+            // closure: this is the hot path). r == 0 cannot happen for k > 0; treat as full.
+            let r = clp_sendmmsg(fd, messages + done, UInt32(k - done), Int32(MSG_DONTWAIT))
+            let e = r < 0 ? errno : (r == 0 ? EAGAIN : 0)
+            if r > 0 {
+                for m in done..<(done + Int(r)) { result.bytes += wireLengths[m] }
+                result.frames += Int(r)
+                done += Int(r)
+                continue
+            }
+            if e == EINTR { continue }  // interrupted before anything was sent: again
+            // A closed descriptor or a bad iovec is a bug here, not a runtime condition.
+            precondition(e != EBADF && e != EFAULT, "sendmmsg failed with errno \(e): a swbridge bug")
+            lastErrno = e
+            if e == EAGAIN || e == ENOBUFS {
+                guard budget > 0 else {
+                    droppedBusy &+= UInt64(k - done)
+                    return false
+                }
+                budget -= 1
+                waits &+= 1
+                wait(for: e, on: fd)
+                continue
+            }
+            // EMSGSIZE, EINVAL, ENETDOWN, ...: the message at `done` failed; drop it, go on.
+            errors &+= 1
+            done += 1
+        }
+        return true
+    }
+
+    /// Hands the ring's pending slots to the kernel; false when the wait budget ran out (the
+    /// unsent ones are taken back and counted as dropped).
+    func flushRing(_ result: inout TransmitResult, _ budget: inout Int) -> Bool {
+        while ring.pending > 0 {
+            let r = Glibc.send(ring.fd, nil, 0, Int32(MSG_DONTWAIT))
+            let e = r < 0 ? errno : 0
+            let went = ring.collectSent()
+            result.frames += went.frames
+            result.bytes += went.bytes
+            ringSent &+= UInt64(went.frames)
+            if ring.pending == 0 { return true }
+            if ring.oldestWasRejected {
+                // EINVAL, EMSGSIZE, ...: that one frame is dropped; the rest go on.
+                lastErrno = e
+                errors &+= 1
+                ring.dropRejected()
+                continue
+            }
+            // Some went and the call stopped (a full socket buffer mid-way): again, it either
+            // takes more or says why not.
+            if went.frames > 0 || e == EINTR { continue }
+            precondition(e != EBADF && e != EFAULT, "send on the TX ring failed with errno \(e): a swbridge bug")
+            if e == EAGAIN || e == ENOBUFS || e == 0 {
+                lastErrno = e == 0 ? EAGAIN : e
+                guard budget > 0 else {
+                    droppedBusy &+= UInt64(ring.discardPending())
+                    return false
+                }
+                budget -= 1
+                waits &+= 1
+                wait(for: lastErrno, on: ring.fd)
+                continue
+            }
+            // ENETDOWN, ENXIO (the interface went away), ...: every pending frame would fail.
+            lastErrno = e
+            errors &+= UInt64(ring.discardPending())
+            return true
+        }
+        return true
+    }
+
+    @inline(__always)
+    func wait(for e: Int32, on fd: Int32) {
         if e == ENOBUFS {
             usleep(backoffMicroseconds)
         } else {
@@ -147,12 +253,13 @@ final class TransmitBatch {
         }
     }
 
-    /// Builds message `slot` for `f`; false (and counted) when the frame must not be sent.
+    /// The frame's wire length, or nil (counted) when it must not be sent: no bytes, too short
+    /// for its edit, or larger than the MTU allows without GSO metadata.
     @inline(__always)
-    func prepare(_ f: EgressFrame, slot k: Int) -> Bool {
+    func admissible(_ f: EgressFrame) -> Int? {
         guard let src = f.bytes.baseAddress else {
             droppedMalformed &+= 1
-            return false
+            return nil
         }
         let n = f.bytes.count
         // The edit must fit the frame: an Ethernet header, plus the tag it strips or replaces.
@@ -163,7 +270,7 @@ final class TransmitBatch {
         }
         if n < minimum {
             droppedMalformed &+= 1
-            return false
+            return nil
         }
         let wire = f.wireLength
         let gso = f.offload.map { $0.load(fromByteOffset: 1, as: UInt8.self) != UInt8(VIRTIO_NET_HDR_GSO_NONE) } ?? false
@@ -177,9 +284,17 @@ final class TransmitBatch {
             }
             if wire > maxPlainFrame + (tagged ? 4 : 0) {
                 droppedOversize &+= 1
-                return false
+                return nil
             }
         }
+        return wire
+    }
+
+    /// Builds message `slot` for `f`, which `admissible` accepted as `wire` bytes.
+    @inline(__always)
+    func build(_ f: EgressFrame, wire: Int, slot k: Int) {
+        let src = f.bytes.baseAddress!
+        let n = f.bytes.count
         let iov = iovecs + k * TransmitBatch.iovecsPerFrame
         let slot = scratch + k * TransmitBatch.scratchStride
         let mutableSource = UnsafeMutableRawPointer(mutating: src)
@@ -234,7 +349,6 @@ final class TransmitBatch {
         messages[k].msg_hdr.msg_iovlen = c
         messages[k].msg_len = 0
         wireLengths[k] = wire
-        return true
     }
 }
 #endif

@@ -65,7 +65,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Busy-poll the rings instead of sleeping (lower latency, one full core per thread).")
     var busyPoll = false
 
-    @Option(name: .long, help: "While traffic is continuous (wake-ups under 100 µs apart), keep checking the rings this many µs after the last frame before sleeping (0: never spin).")
+    @Option(name: .long, help: "While traffic is continuous (wake-ups under 50 µs apart), keep checking the rings this many µs after the last frame before sleeping (0: never spin).")
     var spinUs: Int = BridgeOptions().spinMicroseconds
 
     @Option(name: .long, help: "Packet I/O of ports without a backend= option: af_packet (rings, offloads) or pcap (libpcap, portable; needs offloads off for TCP).",
@@ -81,6 +81,9 @@ struct Run: ParsableCommand {
 
     @Option(name: .long, help: "V2 ring: bytes per slot; larger frames (GSO super-frames) are read from the socket queue. 65696 or more: every frame in its slot.")
     var ringFrameSize: Int = AFPacketPort.Configuration().frameSize
+
+    @Option(name: .long, help: "TX ring: slots per port (PACKET_TX_RING) for frames up to 2,000 bytes, sent with one call per batch; larger frames and 0 (no ring) use sendmmsg.")
+    var txRingFrames: Int = AFPacketPort.Configuration().transmitRingFrames
 
     @Option(name: .long, help: "PORT=FILE: write the frames entering and leaving PORT to a pcap file (repeatable).")
     var mirror: [String] = []
@@ -266,6 +269,8 @@ struct Run: ParsableCommand {
         }
         o.ring.frameCount = ringFrames
         o.ring.frameSize = ringFrameSize
+        guard (0...65_536).contains(txRingFrames) else { throw ValidationError("--tx-ring-frames must be 0...65536") }
+        o.ring.transmitRingFrames = txRingFrames
         if ringFrameSize > o.ring.blockSize {
             // Slots larger than a block: blocks big enough for a few of them.
             o.ring.blockSize = ((ringFrameSize * 4 + 4095) / 4096) * 4096

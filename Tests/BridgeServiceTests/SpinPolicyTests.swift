@@ -51,6 +51,26 @@ import Testing
         #expect(p.lastTraffic == late)
     }
 
+    @Test("a spin that forwards less than a fifth of its time stops, and the streak starts over")
+    func spinMustPay() {
+        var p = SpinPolicy(spinMicroseconds: 300)
+        let t: UInt64 = 3_000_000_000
+        #expect(Self.wakeUps(&p, at: (0...4).map { t + UInt64($0) * 20_000 }).last == true)
+        // Full load: forwarding 600 of every 1,000 µs goes on; the streak is untouched.
+        let fullLoad = p.spinWindowEnded(busy: 600_000, elapsed: 1_000_000)
+        let aFifth = p.spinWindowEnded(busy: 200_000, elapsed: 1_000_000)
+        #expect(fullLoad && aFifth)
+        #expect(p.streak >= SpinPolicy.streakToArm)
+        // 10,000 64-byte frames/s: ~3 µs of forwarding per 100 µs. Stop, and disarm: even a
+        // wake-up that finds frames 20 µs after the spin's last ones does not spin again.
+        p.trafficWhileSpinning(at: t + 1_100_000)
+        let sparse = p.spinWindowEnded(busy: 30_000, elapsed: 1_000_000)
+        #expect(!sparse)
+        #expect(p.streak == 0)
+        let again = p.trafficAfterWakeUp(at: t + 1_120_000)
+        #expect(!again)
+    }
+
     @Test("--spin-us 0 never spins")
     func disabled() {
         var p = SpinPolicy(spinMicroseconds: 0)
