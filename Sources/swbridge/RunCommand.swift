@@ -65,7 +65,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Busy-poll the rings instead of sleeping (lower latency, one full core per thread).")
     var busyPoll = false
 
-    @Option(name: .long, help: "While traffic is continuous (wake-ups under 50 µs apart), keep checking the rings this many µs after the last frame before sleeping (0: never spin).")
+    @Option(name: .long, help: "While traffic is continuous (wake-ups under 50 µs apart), keep checking the rings this many µs after the last frame before sleeping, while at least a fifth of the time goes to forwarding (0: never spin).")
     var spinUs: Int = BridgeOptions().spinMicroseconds
 
     @Option(name: .long, help: "Packet I/O of ports without a backend= option: af_packet (rings, offloads) or pcap (libpcap, portable; needs offloads off for TCP).",
