@@ -27,7 +27,7 @@ import BridgeCore
 
 /// A bridge identifier (802.1D 9.2.5): 4-bit priority, 12-bit system ID extension (zero here),
 /// 48-bit MAC address. Numerically smaller is better.
-public struct BridgeIdentifier: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct BridgeIdentifier: Hashable, Comparable, Sendable, TextCodedIdentifier {
     /// The identifier as the 8 octets on the wire, first octet most significant.
     public var rawValue: UInt64
 
@@ -62,24 +62,11 @@ public struct BridgeIdentifier: Hashable, Comparable, Sendable, Codable, CustomS
         self.init(priority: p << 12 | ext, address: mac)
     }
 
-    // In JSON (`stp show --json`) as `description` reads: what a user compares with mstpctl.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        let text = try c.decode(String.self)
-        guard let id = BridgeIdentifier(parsing: text) else {
-            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a bridge id like 8.000.02:00:00:00:00:01: '\(text)'")
-        }
-        self = id
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
+    public static let textExample = "a bridge id like 8.000.02:00:00:00:00:01"
 }
 
 /// A port identifier (802.1D 9.2.7): 4-bit priority, 12-bit port number.
-public struct PortIdentifier: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct PortIdentifier: Hashable, Comparable, Sendable, TextCodedIdentifier {
     /// The two octets on the wire.
     public var rawValue: UInt16
 
@@ -113,12 +100,24 @@ public struct PortIdentifier: Hashable, Comparable, Sendable, Codable, CustomStr
         self.init(priority: p << 4, number: n)
     }
 
-    // In JSON as `description` reads (`8.001`).
+    public static let textExample = "a port id like 8.001"
+}
+
+/// Identifiers that travel in JSON (`stp show --json`) as their `description` reads: what a
+/// user compares with mstpctl's output.
+public protocol TextCodedIdentifier: Codable, CustomStringConvertible {
+    /// Reads `description`'s form back; nil if it is not one.
+    init?(parsing text: String)
+    /// What the form looks like, for the error when it is not one.
+    static var textExample: String { get }
+}
+
+extension TextCodedIdentifier {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         let text = try c.decode(String.self)
-        guard let id = PortIdentifier(parsing: text) else {
-            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a port id like 8.001: '\(text)'")
+        guard let id = Self(parsing: text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not \(Self.textExample): '\(text)'")
         }
         self = id
     }

@@ -33,7 +33,7 @@ struct DataPathBugIntegrationTests {
         return held
     }
 
-    @Test("a receive that returns nothing keeps the slots of frames still held (V2 ring)", .privileged, .timeLimit(.minutes(1)))
+    @Test("a receive that returns nothing keeps the slots of frames still held (V2 ring)", .privileged, .timeLimit(.minutes(3)))
     func emptyReceiveKeepsHeldSlots() throws {
         let topo = try BridgeLab()
         // One block of 34 slots: small enough to fill, so the kernel wraps onto held slots.
@@ -70,7 +70,7 @@ struct DataPathBugIntegrationTests {
         port.releaseReceived()
     }
 
-    @Test("a receive that returns nothing keeps the blocks of frames still held (V3 ring)", .privileged, .timeLimit(.minutes(1)))
+    @Test("a receive that returns nothing keeps the blocks of frames still held (V3 ring)", .privileged, .timeLimit(.minutes(3)))
     func emptyReceiveKeepsHeldBlocks() throws {
         let topo = try BridgeLab()
         // Two blocks, retired after 1 ms: every lone frame closes its block.
@@ -105,7 +105,7 @@ struct DataPathBugIntegrationTests {
         port.releaseReceived()
     }
 
-    @Test("TX bytes are those of the frames sent, when a frame in the middle is skipped", .privileged, .timeLimit(.minutes(1)))
+    @Test("TX bytes are those of the frames sent, when a frame in the middle is skipped", .privileged, .timeLimit(.minutes(3)))
     func transmitReportsTheFramesThatWent() throws {
         let topo = try BridgeLab()
         let port = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0]) }
@@ -126,7 +126,7 @@ struct DataPathBugIntegrationTests {
         #expect(port.statistics().transmitDroppedOversize == 1)
     }
 
-    @Test("the MTU follows the interface the socket is bound to through a rename", .privileged, .timeLimit(.minutes(1)))
+    @Test("the MTU follows the interface the socket is bound to through a rename", .privileged, .timeLimit(.minutes(3)))
     func mtuFollowsTheIfindex() throws {
         let topo = try BridgeLab()
         let port = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[1]) }
@@ -152,7 +152,7 @@ struct DataPathBugIntegrationTests {
         }
     }
 
-    @Test("sockets of one fanout group share a kernel-assigned id; two groups never collide", .privileged, .timeLimit(.minutes(1)))
+    @Test("sockets of one fanout group share a kernel-assigned id; two groups never collide", .privileged, .timeLimit(.minutes(3)))
     func fanoutGroupsAreKernelAssigned() throws {
         let topo = try BridgeLab()
         let groups = try topo.lab.withNetworkNamespace(topo.br) {

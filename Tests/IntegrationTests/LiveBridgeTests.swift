@@ -176,7 +176,7 @@ struct LiveBridgeTests {
         }
     }
 
-    @Test("link add refuses what the kernel bridge refuses and changes nothing", .timeLimit(.minutes(1)))
+    @Test("link add refuses what the kernel bridge refuses and changes nothing", .timeLimit(.minutes(3)))
     func refusals() throws {
         try withSwbridgeLab(hosts: 2) { topo in
             let bridge = try SwbridgeProcess(binary: topo.binary, name: topo.name, namespace: topo.br,
@@ -211,7 +211,7 @@ struct LiveBridgeTests {
     }
 
     @Test("systemd: READY=1 once the bridge answers, STOPPING=1 on SIGTERM; the unit file passes systemd-analyze verify",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func systemdNotify() throws {
         try withSwbridgeLab(hosts: 1) { topo in
             let path = "/tmp/\(topo.name)-notify.sock"
@@ -268,7 +268,7 @@ struct LiveBridgeTests {
         }
     }
 
-    @Test("link show names each veth port's peer: ifindex, name and named namespace (text and JSON)", .timeLimit(.minutes(1)))
+    @Test("link show names each veth port's peer: ifindex, name and named namespace (text and JSON)", .timeLimit(.minutes(3)))
     func vethPeers() throws {
         try withSwbridgeLab(hosts: 2) { topo in
             let bridge = try topo.start()
@@ -287,7 +287,7 @@ struct LiveBridgeTests {
     }
 
     @Test("a port's interface deleted and created again is re-attached on the kernel's link event, not on a poll",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func reattachOnLinkEvent() throws {
         try withSwbridgeLab(hosts: 2) { topo in
             let bridge = try topo.start()
@@ -324,7 +324,7 @@ struct LiveBridgeTests {
     /// to its sockets kept such a port attached to a dead socket forever (CI caught it as a race
     /// in the port-faults test); here the down comes first on purpose, so the order is certain.
     @Test("an interface taken down and then deleted is marked absent and re-attached when it comes back",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func downThenDeleted() throws {
         try withSwbridgeLab(hosts: 2) { topo in
             let bridge = try topo.start()

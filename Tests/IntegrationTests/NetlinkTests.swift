@@ -58,7 +58,7 @@ struct NetlinkTests {
         return nil
     }
 
-    @Test("link events: create, rename, up, carrier, MTU, down, delete, leaving the namespace", .privileged, .timeLimit(.minutes(1)))
+    @Test("link events: create, rename, up, carrier, MTU, down, delete, leaving the namespace", .privileged, .timeLimit(.minutes(3)))
     func linkEvents() throws {
         let lab = try Lab()
         defer { lab.teardown() }
@@ -128,7 +128,7 @@ struct NetlinkTests {
         #expect(throws: NetlinkError.noSuchInterface("ifindex \(index)")) { _ = try monitor.link(ifindex: index) }
     }
 
-    @Test("an overflowing event queue says resync, and the resync dump has the final state", .privileged, .timeLimit(.minutes(1)))
+    @Test("an overflowing event queue says resync, and the resync dump has the final state", .privileged, .timeLimit(.minutes(3)))
     func overflowResync() throws {
         let lab = try Lab()
         defer { lab.teardown() }
@@ -151,7 +151,7 @@ struct NetlinkTests {
         #expect(links.first { $0.name == a }?.mtu == 1499)
     }
 
-    @Test("a veth's peer in a named namespace: its namespace, index and name", .privileged, .timeLimit(.minutes(1)))
+    @Test("a veth's peer in a named namespace: its namespace, index and name", .privileged, .timeLimit(.minutes(3)))
     func vethPeerInNamedNamespace() throws {
         let lab = try Lab()
         defer { lab.teardown() }
@@ -185,7 +185,7 @@ struct NetlinkTests {
         #expect(notVeth == nil)
     }
 
-    @Test("loopback is not Ethernet; a kernel bridge's port reports its master", .privileged, .timeLimit(.minutes(1)))
+    @Test("loopback is not Ethernet; a kernel bridge's port reports its master", .privileged, .timeLimit(.minutes(3)))
     func loopbackAndMaster() throws {
         let lab = try Lab()
         defer { lab.teardown() }

@@ -28,7 +28,7 @@ struct PrivilegeTests {
         }
     }
 
-    @Test("with --mirror and a live capture, every thread keeps only CAP_NET_RAW", .timeLimit(.minutes(1)))
+    @Test("with --mirror and a live capture, every thread keeps only CAP_NET_RAW", .timeLimit(.minutes(3)))
     func mirrorAndCaptureThreads() throws {
         try withSwbridgeLab(hosts: 2) { topo in
             let mirrorFile = "/tmp/\(topo.name)-mirror.pcap"

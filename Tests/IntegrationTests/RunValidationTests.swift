@@ -16,7 +16,7 @@ struct RunValidationTests {
     /// ArgumentParser's exit code for a `ValidationError` (EX_USAGE).
     static let usageError: Int32 = 64
 
-    @Test("invalid arguments with a valid port: usage error, nothing opened", .timeLimit(.minutes(1)))
+    @Test("invalid arguments with a valid port: usage error, nothing opened", .timeLimit(.minutes(3)))
     func invalidArgumentsTouchNothing() throws {
         try withSwbridgeLab(hosts: 1) { topo in
             let port = topo.ports[0]
