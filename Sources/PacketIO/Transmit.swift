@@ -22,6 +22,26 @@ import Glibc
 import CLinuxPacket
 import BridgeCore
 
+/// The virtio_net_hdr a frame is sent with.
+enum VirtioHeader {
+    /// Copies the 10-byte header at `source` to `destination`, its offsets moved by `delta`
+    /// bytes: they count from the frame's start, and a tag edit (±4) moves what follows the
+    /// addresses. csum_start moves when a checksum is pending, hdr_len when it is set.
+    @inline(__always)
+    static func copy(_ source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, shiftedBy delta: Int) {
+        destination.copyMemory(from: source, byteCount: RxRing.vnetLength)
+        guard delta != 0 else { return }
+        if destination.load(fromByteOffset: 0, as: UInt8.self) & UInt8(VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0 {
+            let cs = Int(UInt16(littleEndian: destination.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
+            destination.storeBytes(of: UInt16(truncatingIfNeeded: cs + delta).littleEndian, toByteOffset: 6, as: UInt16.self)
+        }
+        let hl = Int(UInt16(littleEndian: destination.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+        if hl != 0 {
+            destination.storeBytes(of: UInt16(truncatingIfNeeded: hl + delta).littleEndian, toByteOffset: 2, as: UInt16.self)
+        }
+    }
+}
+
 final class TransmitBatch {
     /// The sendmmsg socket.
     var fd: Int32
@@ -300,24 +320,11 @@ final class TransmitBatch {
         let mutableSource = UnsafeMutableRawPointer(mutating: src)
         var c = 0
         if vnetHeader {
-            var delta = 0
-            switch f.encoding {
-            case .insertTag: delta = 4
-            case .stripOuterTag: delta = -4
-            default: break
-            }
             if let off = f.offload {
-                if delta == 0 {
+                if wire == n {
                     iov[c] = iovec(iov_base: UnsafeMutableRawPointer(mutating: off), iov_len: RxRing.vnetLength)
                 } else {
-                    // The header's offsets count from the frame start, which the edit moves.
-                    slot.copyMemory(from: off, byteCount: RxRing.vnetLength)
-                    if slot.load(fromByteOffset: 0, as: UInt8.self) & UInt8(VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0 {
-                        let cs = Int(UInt16(littleEndian: slot.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
-                        slot.storeBytes(of: UInt16(truncatingIfNeeded: cs + delta).littleEndian, toByteOffset: 6, as: UInt16.self)
-                    }
-                    let hl = Int(UInt16(littleEndian: slot.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-                    if hl != 0 { slot.storeBytes(of: UInt16(truncatingIfNeeded: hl + delta).littleEndian, toByteOffset: 2, as: UInt16.self) }
+                    VirtioHeader.copy(off, to: slot, shiftedBy: wire - n)
                     iov[c] = iovec(iov_base: slot, iov_len: RxRing.vnetLength)
                 }
             } else {

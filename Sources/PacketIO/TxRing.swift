@@ -158,18 +158,7 @@ struct TxRing {
         let src = f.bytes.baseAddress!
         let n = f.bytes.count
         if vnetHeader {
-            var delta = 0
-            switch f.encoding {
-            case .insertTag: delta = 4
-            case .stripOuterTag: delta = -4
-            default: break
-            }
-            d.copyMemory(from: f.offload ?? zeroVnet, byteCount: RxRing.vnetLength)
-            if delta != 0 && d.load(fromByteOffset: 0, as: UInt8.self) & UInt8(VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0 {
-                // csum_start counts from the frame's start, which the edit moves.
-                let cs = Int(UInt16(littleEndian: d.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
-                d.storeBytes(of: UInt16(truncatingIfNeeded: cs + delta).littleEndian, toByteOffset: 6, as: UInt16.self)
-            }
+            VirtioHeader.copy(f.offload ?? zeroVnet, to: d, shiftedBy: wire - n)
             // The whole frame linear in the skb (see the file comment).
             d.storeBytes(of: UInt16(truncatingIfNeeded: wire).littleEndian, toByteOffset: 2, as: UInt16.self)
             d += RxRing.vnetLength

@@ -267,6 +267,69 @@ struct AFPacketPortTests {
         #expect((out.transmitRingFileDescriptor >= 0) == (ringFrames > 0))
     }
 
+    @Test("a pending checksum's offsets follow a tag edit, through the TX ring and through sendmmsg", .privileged,
+          .timeLimit(.minutes(3)), arguments: [512, 0])
+    func checksumOffsetsFollowTagEdits(ringFrames: Int) throws {
+        let topo = try BridgeLab()
+        var c = AFPacketPort.Configuration()
+        c.transmitRingFrames = ringFrames
+        let out = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0], configuration: c) }
+        // The receiver reads each frame's virtio header: the kernel reports csum_start counted
+        // from the start of the frame as it was on the wire (a stripped tag included).
+        let receiver = try topo.lab.withNetworkNamespace(topo.h1) { try AFPacketPort(interface: topo.h1If) }
+        func vnet(csumStart: UInt16) -> [UInt8] {
+            [1, 0, 0, 0, 0, 0, UInt8(csumStart & 0xFF), UInt8(csumStart >> 8), 6, 0]  // NEEDS_CSUM, UDP's checksum at +6
+        }
+        func udp(tags: [(UInt16, UInt16)]) -> [UInt8] {
+            var f = TestFrames.make(tags: tags, etherType: 0x0800, payload: 128, seed: 50)
+            let ip = 14 + 4 * tags.count
+            // IPv4, 20-byte header, UDP, total length 128; the UDP length 108; checksums left to offload.
+            f.replaceSubrange(ip..<(ip + 20), with: [0x45, 0, 0, 128, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2])
+            f.replaceSubrange((ip + 20)..<(ip + 28), with: [0x30, 0x39, 0x30, 0x3A, 0, 108, 0, 0])
+            return f
+        }
+        let plain = udp(tags: [])
+        let tagged = udp(tags: [(0x8100, 0x0064)])
+        let cases: [(frame: [UInt8], header: [UInt8], encoding: EgressEncoding, expectedStart: UInt16)] = [
+            (plain, vnet(csumStart: 34), .insertTag(0x8100_0064), 38),
+            (tagged, vnet(csumStart: 38), .stripOuterTag, 34),
+            (tagged, vnet(csumStart: 38), .replaceOuterTag(0x8100_00C8), 38),
+            (plain, vnet(csumStart: 34), .asIs, 34),
+        ]
+        for (i, t) in cases.enumerated() {
+            let sent = t.frame.withUnsafeBytes { raw in
+                t.header.withUnsafeBytes { h in
+                    var e = EgressFrame(bytes: raw, encoding: t.encoding, offload: h.baseAddress)
+                    return withUnsafePointer(to: &e) { out.transmit(UnsafeBufferPointer(start: $0, count: 1)) }
+                }
+            }
+            #expect(sent == 1, "case \(i): \(out.statistics())")
+            let slots = UnsafeMutableBufferPointer<ReceivedFrame>.allocate(capacity: 8)
+            defer { slots.deallocate() }
+            var got: (length: Int, flags: UInt8, start: UInt16)? = nil
+            let deadline = ContinuousClock.now + .seconds(5)
+            while got == nil && ContinuousClock.now < deadline {
+                var p = pollfd(fd: receiver.fileDescriptor, events: Int16(POLLIN), revents: 0)
+                _ = poll(&p, 1, 20)
+                let n = receiver.receive(into: slots, port: 0)
+                if n > 0, let h = slots[0].offload {
+                    got = (slots[0].bytes.count, h.load(fromByteOffset: 0, as: UInt8.self),
+                           UInt16(h.load(fromByteOffset: 6, as: UInt8.self)) | UInt16(h.load(fromByteOffset: 7, as: UInt8.self)) << 8)
+                }
+                receiver.releaseReceived()
+            }
+            let edit: Int
+            switch t.encoding {
+            case .insertTag: edit = 4
+            case .stripOuterTag: edit = -4
+            case .asIs, .replaceOuterTag: edit = 0
+            }
+            #expect(got?.length == t.frame.count + edit, "case \(i)")
+            #expect(got?.flags == 1 && got?.start == t.expectedStart, "case \(i) (\(t.encoding)): \(String(describing: got))")
+        }
+        #expect(out.statistics().transmittedThroughRing == (ringFrames > 0 ? 4 : 0))
+    }
+
     @Test("TX ring: a frame the kernel refuses mid-batch is counted, the frames after it still go, in order",
           .privileged, .timeLimit(.minutes(3)))
     func transmitRingRejectedFrame() throws {
