@@ -137,10 +137,7 @@ final class TransmitBatch {
                     // Full: send what is pending, then wait for the kernel to free the head slot.
                     guard flushRing(&result, &budget) else { return dropRest(frames.count - i, &result) }
                     while !ring.headIsFree {
-                        guard budget > 0 else {
-                            droppedBusy &+= UInt64(frames.count - i)
-                            return finish(result)
-                        }
+                        guard budget > 0 else { return dropRest(frames.count - i, &result) }
                         budget -= 1
                         waits &+= 1
                         wait(for: EAGAIN, on: ring.fd)
