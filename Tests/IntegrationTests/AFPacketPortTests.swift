@@ -192,10 +192,8 @@ struct AFPacketPortTests {
     func oversizeDropped() throws {
         let topo = try BridgeLab()
         // A MemoryPort feeds the ForwardingPass; the AFPacketPort on b0 sends towards h1's interface.
-        let out = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0]) }
-        var plain = AFPacketPort.Configuration()
-        plain.vnetHeader = false
-        let receiver = try topo.lab.withNetworkNamespace(topo.h1) { try AFPacketPort(interface: topo.h1If, configuration: plain) }
+        let out = try topo.openSender()
+        let receiver = try topo.openPlainReceiver()
         let memory = MemoryPort(name: "mem", slotCount: 16, slotSize: 2048)
         let config = BridgeConfiguration(ports: [PortConfiguration(name: "mem"), PortConfiguration(name: out.name)])
         let forwarder = ForwardingPass(engine: try ForwardingEngine(table: MACTable(), configuration: config), ports: [memory, out])
@@ -225,15 +223,12 @@ struct AFPacketPortTests {
         // GSO metadata are legal and take the sendmmsg socket.
         try topo.lab.mustRun(["ip", "link", "set", topo.brIf[0], "mtu", "4000"], in: topo.br)
         try topo.lab.mustRun(["ip", "link", "set", topo.h1If, "mtu", "4000"], in: topo.h1)
-        var c = AFPacketPort.Configuration()
-        c.transmitRingFrames = ringFrames
-        let out = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0], configuration: c) }
-        var plain = AFPacketPort.Configuration()
-        plain.vnetHeader = false
-        plain.frameSize = 8192
-        plain.blockSize = 1 << 20
-        plain.frameCount = 64
-        let receiver = try topo.lab.withNetworkNamespace(topo.h1) { try AFPacketPort(interface: topo.h1If, configuration: plain) }
+        let out = try topo.openSender(transmitRingFrames: ringFrames)
+        let receiver = try topo.openPlainReceiver {
+            $0.frameSize = 8192
+            $0.blockSize = 1 << 20
+            $0.frameCount = 64
+        }
 
         let small = TestFrames.make(tags: [], etherType: 0x88B5, payload: 46, seed: 21)
         let big = TestFrames.make(tags: [], etherType: 0x88B5, payload: 3000, seed: 22)
@@ -271,9 +266,7 @@ struct AFPacketPortTests {
           .timeLimit(.minutes(3)), arguments: [512, 0])
     func checksumOffsetsFollowTagEdits(ringFrames: Int) throws {
         let topo = try BridgeLab()
-        var c = AFPacketPort.Configuration()
-        c.transmitRingFrames = ringFrames
-        let out = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0], configuration: c) }
+        let out = try topo.openSender(transmitRingFrames: ringFrames)
         // The receiver reads each frame's virtio header: the kernel reports csum_start counted
         // from the start of the frame as it was on the wire (a stripped tag included).
         let receiver = try topo.lab.withNetworkNamespace(topo.h1) { try AFPacketPort(interface: topo.h1If) }
@@ -334,12 +327,8 @@ struct AFPacketPortTests {
           .timeLimit(.minutes(3)))
     func transmitRingSmallerThanBatch() throws {
         let topo = try BridgeLab()
-        var c = AFPacketPort.Configuration()
-        c.transmitRingFrames = 16
-        let out = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0], configuration: c) }
-        var plain = AFPacketPort.Configuration()
-        plain.vnetHeader = false
-        let receiver = try topo.lab.withNetworkNamespace(topo.h1) { try AFPacketPort(interface: topo.h1If, configuration: plain) }
+        let out = try topo.openSender(transmitRingFrames: 16)
+        let receiver = try topo.openPlainReceiver()
         // Each frame carries its index, so order and completeness show in the bytes.
         let frames = (0..<100).map { TestFrames.make(tags: [], etherType: 0x88B5, payload: 46 + $0, seed: UInt8($0)) }
         #expect(frames.withEgressFrames { out.transmit($0) } == frames.count, "\(out.statistics())")
@@ -352,12 +341,8 @@ struct AFPacketPortTests {
           .privileged, .timeLimit(.minutes(3)))
     func transmitRingRejectedFrame() throws {
         let topo = try BridgeLab()
-        var c = AFPacketPort.Configuration()
-        c.transmitRingFrames = 16
-        let out = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0], configuration: c) }
-        var plain = AFPacketPort.Configuration()
-        plain.vnetHeader = false
-        let receiver = try topo.lab.withNetworkNamespace(topo.h1) { try AFPacketPort(interface: topo.h1If, configuration: plain) }
+        let out = try topo.openSender(transmitRingFrames: 16)
+        let receiver = try topo.openPlainReceiver()
         let frames = (0..<6).map { TestFrames.make(tags: [], etherType: 0x88B5, payload: 46, seed: UInt8(40 + $0)) }
         // A virtio header asking for a checksum at byte 4,000 of a 60-byte frame: tpacket_snd
         // refuses it (EINVAL) and stops its ring there.
@@ -390,12 +375,8 @@ struct AFPacketPortTests {
           .timeLimit(.minutes(3)))
     func transmitRingInterfaceDown() throws {
         let topo = try BridgeLab()
-        var c = AFPacketPort.Configuration()
-        c.transmitRingFrames = 16  // a small ring, so the frames below wrap around it
-        let out = try topo.lab.withNetworkNamespace(topo.br) { try AFPacketPort(interface: topo.brIf[0], configuration: c) }
-        var plain = AFPacketPort.Configuration()
-        plain.vnetHeader = false
-        let receiver = try topo.lab.withNetworkNamespace(topo.h1) { try AFPacketPort(interface: topo.h1If, configuration: plain) }
+        let out = try topo.openSender(transmitRingFrames: 16)  // a small ring, so the frames below wrap around it
+        let receiver = try topo.openPlainReceiver()
         let frames = (0..<5).map { TestFrames.make(tags: [], etherType: 0x88B5, payload: 46, seed: UInt8(30 + $0)) }
 
         try topo.lab.mustRun(["ip", "link", "set", topo.brIf[0], "down"], in: topo.br)
@@ -622,6 +603,26 @@ enum Measure {
         t.retransmits = sent?["retransmits"] as? Int ?? -1
         t.checksumErrors = try TestFrames.tcpInCsumErrors(topo.lab, topo.h2) - errorsBefore
         return t
+    }
+}
+
+/// The transmit tests' two ends: a port sending from the bridge side of h1's link (b0), and a
+/// plain receiver on h1's end (no virtio header).
+extension BridgeLab {
+
+    /// An AFPacketPort on h1's end without the virtio header, `adjust`ed first if given.
+    func openPlainReceiver(_ adjust: (inout AFPacketPort.Configuration) -> Void = { _ in }) throws -> AFPacketPort {
+        var plain = AFPacketPort.Configuration()
+        plain.vnetHeader = false
+        adjust(&plain)
+        return try lab.withNetworkNamespace(h1) { try AFPacketPort(interface: h1If, configuration: plain) }
+    }
+
+    /// An AFPacketPort on b0 whose TX ring has `frames` slots (0: none; by default as configured).
+    func openSender(transmitRingFrames frames: Int = AFPacketPort.Configuration().transmitRingFrames) throws -> AFPacketPort {
+        var c = AFPacketPort.Configuration()
+        c.transmitRingFrames = frames
+        return try lab.withNetworkNamespace(br) { try AFPacketPort(interface: brIf[0], configuration: c) }
     }
 }
 
